@@ -1,0 +1,55 @@
+"""The ``scillm`` command line (typer + rich)."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+from rich.console import Console
+
+from scillm.errors import ScillmError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(help="scillm: fast, reproducible, verified LLM calls.", no_args_is_help=True)
+console = Console()
+
+
+@app.command()
+def demo(
+    model: str = typer.Option("local/smollm2", help="Model to run the demo on."),
+) -> None:
+    """Run the main job on the embedded model: completion, stream, JSON schema, fan-out of 8."""
+    from scillm.demo import run_demo
+
+    console.print(f"[dim]scillm demo on {model} (offline, no key)[/]")
+    t0 = time.perf_counter()
+    try:
+        timings = run_demo(
+            model, say=console.print, on_token=lambda s: console.print(s, end="", markup=False)
+        )
+    except ScillmError as exc:
+        console.print(f"[red]demo failed:[/] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(
+        f"[green]done[/] in {time.perf_counter() - t0:.2f} s: "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in timings.items())
+    )
+
+
+@app.command("mock-server")
+def mock_server(
+    port: int = typer.Option(8000, help="Port on 127.0.0.1."),
+    latency_s: float = typer.Option(0.0, help="Delay before every reply, in seconds."),
+    reply: str = typer.Option("", help="Static reply text (default: echo the last user message)."),
+) -> None:
+    """Serve the mock OpenAI-compatible LLM server on 127.0.0.1 until Ctrl-C."""
+    from scillm.testing import serve
+
+    console.print(f"mock LLM server on http://127.0.0.1:{port}/v1 (Ctrl-C to stop)")
+    serve(port=port, reply=reply or None, latency_s=latency_s)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

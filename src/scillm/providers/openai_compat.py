@@ -1,0 +1,124 @@
+"""The OpenAI-compatible wire protocol: one class, configured by a frozen :class:`ProviderSpec`.
+
+A provider of this family is data: where its base URL and key come from, and whether a key is
+required. Behaviour that differs (codex-agent's body tweaks) lives in a small subclass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from scillm import _http
+from scillm._config import env
+from scillm.errors import AuthenticationError, BadRequestError
+from scillm.providers.base import Call
+from scillm.types import ChatCompletion, ChatCompletionChunk
+
+__all__ = ["OpenAICompatible", "ProviderSpec"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    """How to reach one OpenAI-compatible provider.
+
+    ``base_env``/``key_env`` are read in order (first non-empty wins) after the call's own
+    ``api_base``/``api_key``. A key is required only when the request goes to ``default_base``
+    (a hosted service); a self-hosted base set by argument or env needs none. With
+    ``append_v1`` the base is given without ``/v1`` (a trailing ``/v1`` is tolerated and stripped).
+    """
+
+    name: str
+    base_env: tuple[str, ...] = ()
+    key_env: tuple[str, ...] = ()
+    default_base: str | None = None
+    key_required: bool = False
+    append_v1: bool = False
+    aliases: tuple[str, ...] = ()
+
+
+class OpenAICompatible:
+    """Chat completions over ``POST {base}/chat/completions`` with Bearer auth."""
+
+    def __init__(self, spec: ProviderSpec) -> None:
+        self.spec = spec
+        self.name = spec.name
+
+    def endpoint(self, call: Call) -> _http.Endpoint:
+        """Resolve base URL, key and headers for ``call`` (argument → env → default)."""
+        spec = self.spec
+        base = call.api_base or env(*spec.base_env)
+        hosted = base is None
+        base = base or spec.default_base
+        if not base:
+            raise BadRequestError(
+                f"provider {spec.name!r} needs a base URL: pass api_base=... or set "
+                f"{' / '.join(spec.base_env) or 'api_base'}.",
+                provider=spec.name,
+                model=call.model,
+            )
+        base = base.rstrip("/")
+        if spec.append_v1:
+            base = base.removesuffix("/v1") + "/v1"
+        key = call.api_key or env(*spec.key_env)
+        if not key and hosted and spec.key_required:
+            raise AuthenticationError(
+                f"provider {spec.name!r} needs an API key: pass api_key=... or set "
+                f"{spec.key_env[0]}.",
+                provider=spec.name,
+                model=call.model,
+            )
+        headers = {"Content-Type": "application/json"}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        if call.extra_headers:
+            headers.update(call.extra_headers)
+        return _http.Endpoint(base + "/chat/completions", headers, spec.name)
+
+    def body(self, call: Call) -> dict[str, Any]:
+        """The JSON body: model, messages, the caller's OpenAI params, then ``extra_body``."""
+        body: dict[str, Any] = {"model": call.model, "messages": call.messages}
+        body.update(call.params)
+        if call.extra_body:
+            body.update(call.extra_body)
+        return body
+
+    async def acompletion(self, call: Call) -> ChatCompletion:
+        """One request, one :class:`ChatCompletion`."""
+        endpoint = self.endpoint(call)
+        data = await _http.post_json(
+            endpoint, self.body(call), timeout=call.timeout, model=call.model
+        )
+        return to_completion(data)
+
+    async def astream(self, call: Call) -> AsyncIterator[ChatCompletionChunk]:
+        """A streamed request; chunks are yielded as the server sends them."""
+        endpoint = self.endpoint(call)
+        body = self.body(call)
+        body["stream"] = True
+        events = await _http.post_stream(endpoint, body, timeout=call.timeout, model=call.model)
+        return _chunks(events)
+
+
+async def _chunks(
+    events: AsyncGenerator[dict[str, Any], None],
+) -> AsyncIterator[ChatCompletionChunk]:
+    try:
+        async for event in events:
+            yield ChatCompletionChunk(event)
+    finally:
+        await events.aclose()  # release the connection even when the caller stops early
+
+
+def to_completion(data: dict[str, Any]) -> ChatCompletion:
+    """Wrap a reply; a text reply's ``content`` is always a string (``None`` becomes ``""``)."""
+    for choice in data.get("choices") or ():
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if (
+            isinstance(message, dict)
+            and message.get("content") is None
+            and not message.get("tool_calls")
+        ):
+            message["content"] = ""
+    return ChatCompletion(data)
