@@ -1,4 +1,4 @@
-"""The core API against the real mock server over loopback: shapes, params, streaming, sync/async."""
+"""The core API against the real mock server over loopback: shapes, params, sync and async."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ def call(srv: MockLLMServer, **kwargs: Any) -> scillm.ChatCompletion:
     return scillm.completion(messages=USER, api_base=srv.base_url, api_key="sk-test", **kwargs)
 
 
-def test_completion_is_openai_shaped_with_dict_and_attribute_access(mock_llm: MockLLMServer) -> None:
+def test_completion_is_openai_shaped_with_dict_and_attribute_access(
+    mock_llm: MockLLMServer,
+) -> None:
     resp = call(mock_llm)
     assert resp.choices[0].message.content == "hello there"
     assert resp["choices"][0]["message"]["content"] == "hello there"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 import pytest
@@ -40,7 +40,7 @@ def test_malformed_messages_fail_before_the_network(mock_llm: MockLLMServer, mes
 
 
 def test_unknown_parameter_is_refused_with_a_hint(mock_llm: MockLLMServer) -> None:
-    with pytest.raises(scillm.BadRequestError, match="temprature.*extra_body"):
+    with pytest.raises(scillm.BadRequestError, match=r"temprature.*extra_body"):
         call(mock_llm, temprature=0.5)
     assert mock_llm.requests == []
 

@@ -41,7 +41,9 @@ def test_first_env_name_wins(mock_llm: MockLLMServer, monkeypatch: pytest.Monkey
     assert mock_llm.last_request.headers["authorization"] == "Bearer first"
 
 
-def test_self_hosted_base_needs_no_key(mock_llm: MockLLMServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_self_hosted_base_needs_no_key(
+    mock_llm: MockLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     scillm.completion("openai/m", USER, api_base=mock_llm.base_url)
     assert "authorization" not in mock_llm.last_request.headers

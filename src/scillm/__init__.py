@@ -23,6 +23,14 @@ from scillm.errors import (
     UnknownProviderError,
 )
 from scillm.providers.registry import provider_names, register_provider
+from scillm.router import (
+    DeterminismWarning,
+    ImagePolicy,
+    RetryPolicy,
+    Router,
+    RouterParallelRequest,
+    RouterResult,
+)
 from scillm.types import ChatCompletion, ChatCompletionChunk
 
 __version__ = "0.1.0"
@@ -36,10 +44,16 @@ __all__ = [
     "ChatCompletionChunk",
     "ConnectionError",
     "ContentValidationError",
+    "DeterminismWarning",
     "EngineUnavailable",
+    "ImagePolicy",
     "ImagePolicyError",
     "NotFoundError",
     "RateLimitError",
+    "RetryPolicy",
+    "Router",
+    "RouterParallelRequest",
+    "RouterResult",
     "ScillmError",
     "ServerError",
     "TimeoutError",

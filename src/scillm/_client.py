@@ -16,7 +16,14 @@ from scillm.providers.base import Call, Provider
 from scillm.providers.registry import default_model, resolve
 from scillm.types import ChatCompletion, ChatCompletionChunk
 
-__all__ = ["OPENAI_PARAMS", "acompletion", "build_call", "completion"]
+__all__ = [
+    "OPENAI_PARAMS",
+    "acompletion",
+    "build_call",
+    "check_messages",
+    "check_params",
+    "completion",
+]
 
 DEFAULT_TIMEOUT_S = 600.0
 
@@ -61,7 +68,8 @@ ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function
 Messages = Sequence[Mapping[str, Any]]
 
 
-def _check_messages(messages: object) -> list[dict[str, Any]]:
+def check_messages(messages: object) -> list[dict[str, Any]]:
+    """``messages`` as a list of dicts, or :class:`BadRequestError` saying what is wrong."""
     if not isinstance(messages, list | tuple) or not messages:
         raise BadRequestError(
             "messages must be a non-empty list of {'role': ..., 'content': ...} dicts, "
@@ -93,7 +101,8 @@ def _check_messages(messages: object) -> list[dict[str, Any]]:
     return checked
 
 
-def _check_params(params: dict[str, Any]) -> None:
+def check_params(params: dict[str, Any]) -> None:
+    """Refuse keywords that are not OpenAI body parameters (typos never reach a provider)."""
     unknown = sorted(set(params) - OPENAI_PARAMS)
     if unknown:
         raise BadRequestError(
@@ -116,8 +125,8 @@ def build_call(
     params: dict[str, Any],
 ) -> tuple[Provider, Call]:
     """Validate a request and address it: the one step every entry point shares."""
-    checked = _check_messages(messages)
-    _check_params(params)
+    checked = check_messages(messages)
+    check_params(params)
     provider, name = resolve(model or default_model(), custom_llm_provider)
     call = Call(
         model=name,

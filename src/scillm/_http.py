@@ -11,6 +11,7 @@ async generators (``asyncio.run`` and ``asyncio.Runner`` do), or explicitly by :
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
@@ -32,6 +33,7 @@ __all__ = ["Endpoint", "aclose", "post_json", "post_stream", "session"]
 
 DEFAULT_MAX_CONNECTIONS = 512
 _BODY_EXCERPT = 300
+_LARGE_BODY = 1 << 20  # aiohttp warns about raw bodies from this size on
 
 _sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession] = (
     weakref.WeakKeyDictionary()
@@ -92,6 +94,12 @@ def _timeout(seconds: float | None) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=seconds)
 
 
+def _payload(body: Mapping[str, Any]) -> bytes | io.BytesIO:
+    """The encoded body; large ones (inline images) as a stream so the event loop is not held."""
+    data = orjson.dumps(body)
+    return io.BytesIO(data) if len(data) >= _LARGE_BODY else data
+
+
 def _excerpt(raw: bytes) -> str:
     return raw[:_BODY_EXCERPT].decode("utf-8", "replace")
 
@@ -103,10 +111,9 @@ async def post_json(
     import aiohttp
 
     sess = await session()
-    data = orjson.dumps(body)
     try:
         async with sess.post(
-            endpoint.url, data=data, headers=endpoint.headers, timeout=_timeout(timeout)
+            endpoint.url, data=_payload(body), headers=endpoint.headers, timeout=_timeout(timeout)
         ) as resp:
             raw = await resp.read()
             if resp.status >= 400:
@@ -156,7 +163,7 @@ async def post_stream(
     try:
         resp = await sess.post(
             endpoint.url,
-            data=orjson.dumps(body),
+            data=_payload(body),
             headers=endpoint.headers,
             timeout=_timeout(timeout),
         )

@@ -39,15 +39,17 @@ def demo(
 
 @app.command("mock-server")
 def mock_server(
-    port: int = typer.Option(8000, help="Port on 127.0.0.1."),
+    port: int = typer.Option(8000, help="Port on 127.0.0.1 (0 picks a free one)."),
     latency_s: float = typer.Option(0.0, help="Delay before every reply, in seconds."),
     reply: str = typer.Option("", help="Static reply text (default: echo the last user message)."),
+    rpm: int = typer.Option(0, help="Emulate a requests-per-minute limit (429s past it)."),
+    tpm: int = typer.Option(0, help="Emulate a tokens-per-minute limit (429s past it)."),
 ) -> None:
     """Serve the mock OpenAI-compatible LLM server on 127.0.0.1 until Ctrl-C."""
-    from scillm.testing import serve
+    from scillm.testing import ECHO, RateLimit, serve
 
-    console.print(f"mock LLM server on http://127.0.0.1:{port}/v1 (Ctrl-C to stop)")
-    serve(port=port, reply=reply or None, latency_s=latency_s)
+    limit = RateLimit(rpm=rpm or None, tpm=tpm or None) if rpm or tpm else None
+    serve(port=port, reply=reply or ECHO, latency_s=latency_s, rate_limit=limit)
 
 
 def main() -> None:

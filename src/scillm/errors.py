@@ -11,7 +11,7 @@
     ├── ConnectionError              could not connect, or the connection dropped (also builtin)
     ├── UnknownProviderError         a model string no provider claims (also a ValueError)
     ├── ContentValidationError       a reply that does not satisfy the requested schema
-    ├── BudgetExceeded               a request/token/time budget ran out
+    ├── BudgetExceeded               a request/token budget ran out (also a RuntimeError)
     ├── ImagePolicyError             image payload over the configured limits (also a ValueError)
     └── EngineUnavailable            an engine (embedded model, sandbox, prover) is not installed
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
+from typing import Any
 
 import orjson
 
@@ -115,8 +116,12 @@ class ContentValidationError(ScillmError):
     """The reply does not satisfy the requested JSON schema."""
 
 
-class BudgetExceeded(ScillmError):
-    """A request, token or time budget ran out."""
+class BudgetExceeded(ScillmError, RuntimeError):
+    """A request or token budget ran out. ``results`` holds what completed before it did."""
+
+    def __init__(self, message: str, *, results: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.results: list[Any] = results or []
 
 
 class ImagePolicyError(ScillmError, ValueError):

@@ -22,10 +22,17 @@ from scillm.providers.litellm_backend import INSTALL_HINT, LitellmBackend, litel
 from scillm.providers.local import LocalModel
 from scillm.providers.openai_compat import OpenAICompatible
 
-__all__ = ["DEFAULT_MODEL", "default_model", "provider_names", "register_provider", "resolve"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_MODEL_ENV",
+    "default_model",
+    "provider_names",
+    "register_provider",
+    "resolve",
+]
 
 DEFAULT_MODEL = "local/smollm2"
-_DEFAULT_MODEL_ENV = (
+DEFAULT_MODEL_ENV = (
     "SCILLM_DEFAULT_MODEL",
     "SCILLM_MODEL",
     "LITELLM_DEFAULT_MODEL",
@@ -71,7 +78,7 @@ def default_model() -> str:
     """The model used when none is given: the first set of ``SCILLM_DEFAULT_MODEL``,
     ``SCILLM_MODEL``, ``LITELLM_DEFAULT_MODEL``, ``LITELLM_MODEL``, ``DEFAULT_LITELLM_MODEL``,
     else the embedded ``local/smollm2``."""
-    return env(*_DEFAULT_MODEL_ENV) or DEFAULT_MODEL
+    return env(*DEFAULT_MODEL_ENV) or DEFAULT_MODEL
 
 
 def resolve(model: str, custom_llm_provider: str | None = None) -> tuple[Provider, str]:

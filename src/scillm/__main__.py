@@ -1,0 +1,5 @@
+"""``python -m scillm`` runs the command line."""
+
+from scillm.cli import main
+
+main()

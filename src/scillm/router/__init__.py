@@ -1,0 +1,16 @@
+"""The Router: model_list routing, one call pipeline, fan-out, budgets, cache."""
+
+from scillm.router.determinism import DeterminismWarning
+from scillm.router.images import ImagePolicy
+from scillm.router.parallel import RouterParallelRequest, RouterResult
+from scillm.router.retry import RetryPolicy
+from scillm.router.router import Router
+
+__all__ = [
+    "DeterminismWarning",
+    "ImagePolicy",
+    "RetryPolicy",
+    "Router",
+    "RouterParallelRequest",
+    "RouterResult",
+]

@@ -1,0 +1,432 @@
+"""The call pipeline every Router call takes, sync or async, model_list or ad-hoc.
+
+    split scillm-only kwargs → route → deterministic policy → validate messages → image policy
+    → structured-output plan → cache lookup → budget → send (retries, cooldown, group fallbacks)
+    → validate / repair / one fallback call → meta stamping → cache store
+
+Each step is a small function elsewhere in this package; this module only puts them in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import orjson
+
+from scillm._client import check_messages, check_params
+from scillm.errors import (
+    APIError,
+    BadRequestError,
+    BudgetExceeded,
+    ConnectionError,
+    RateLimitError,
+    ScillmError,
+    TimeoutError,
+)
+from scillm.providers.base import Call
+from scillm.providers.registry import default_model
+from scillm.router.budget import Budget
+from scillm.router.cache import ResponseCache, cache_key
+from scillm.router.deployments import Deployment, deployment_from, pick_order
+from scillm.router.determinism import apply_determinism, sampling_of
+from scillm.router.images import ImagePolicy, check_images
+from scillm.router.options import CallOptions, split_kwargs
+from scillm.router.retry import RetryPolicy, retry_delay, should_retry
+from scillm.router.structured import SchemaPlan, fallback_request, plan_structured, validate_reply
+from scillm.types import ChatCompletion, ChatCompletionChunk
+
+__all__ = ["Pipeline", "Prepared", "error_type_of"]
+
+T = TypeVar("T")
+Send = Callable[[Deployment, Call], Awaitable[T]]
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A call after the pre-network steps: where it may go and exactly what it will send."""
+
+    route: list[list[Deployment]]
+    messages: list[dict[str, Any]]
+    params: dict[str, Any]
+    options: CallOptions
+    policy: RetryPolicy
+    plan: SchemaPlan | None
+    timeout: float | None
+    extra_headers: dict[str, str] | None
+    extra_body: dict[str, Any] | None
+    meta: dict[str, Any]
+    cache_key: str | None = None
+    started: float = field(default_factory=time.perf_counter)
+
+
+def error_type_of(exc: BaseException) -> str:
+    """The meta ``error_type`` for a failure."""
+    if isinstance(exc, BudgetExceeded):
+        return "budget_exceeded"
+    if isinstance(exc, RateLimitError):
+        return "rate_limited"
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+        return "timeout"
+    if isinstance(exc, BadRequestError) and exc.status_code is None:
+        return "bad_request"
+    return "provider_error"
+
+
+def _new_meta(
+    deterministic: bool, params: dict[str, Any], plan: SchemaPlan | None
+) -> dict[str, Any]:
+    return {
+        "deterministic": deterministic,
+        "sampling": sampling_of(params),
+        "schema_mode": plan.mode if plan else None,
+        "response_format_used": plan.mode if plan else None,
+        "fallback_used": False,
+        "repaired": False,
+        "json_valid": None,
+        "schema_valid": None,
+        "validation_errors": [],
+        "parse_error": None,
+        "error_type": "ok",
+        "provider": None,
+        "model": None,
+        "deployment": None,
+        "fallback_group": None,
+        "cache_hit": False,
+        "timing_ms": None,
+        "queue_ms": 0.0,
+        "retries": {"attempts": 0, "total_sleep_s": 0.0, "last_retry_after_s": None},
+    }
+
+
+class Pipeline:
+    """Holds the Router's configuration and runs calls through the steps in order."""
+
+    def __init__(
+        self,
+        *,
+        groups: dict[str, list[Deployment]],
+        fallbacks: dict[str, list[str]],
+        deterministic: bool,
+        image_policy: ImagePolicy | None,
+        cache: ResponseCache | None,
+        policy: RetryPolicy,
+        strategy: str,
+        timeout: float | None,
+        cooldown_s: float,
+    ) -> None:
+        self.groups = groups
+        self.fallbacks = fallbacks
+        self.deterministic = deterministic
+        self.image_policy = image_policy
+        self.cache = cache
+        self.policy = policy
+        self.strategy = strategy
+        self.timeout = timeout
+        self.cooldown_s = cooldown_s
+        self.budget: Budget | None = None
+        self.rng = random.Random()
+        self._adhoc: dict[tuple[Any, ...], Deployment] = {}
+
+    # -- before the network -------------------------------------------------------------------
+
+    def prepare(self, model: str | None, messages: object, kwargs: dict[str, Any]) -> Prepared:
+        """Every pre-network step; raises on bad input before anything is sent."""
+        options, params = split_kwargs(kwargs)
+        timeout = params.pop("timeout", None)
+        extra_headers = params.pop("extra_headers", None)
+        extra_body = params.pop("extra_body", None)
+        route = self._route(model, params)
+        deterministic = (
+            self.deterministic if options.deterministic is None else options.deterministic
+        )
+        if deterministic:
+            params = apply_determinism(params)
+        checked = check_messages(messages)
+        check_images(checked, self.image_policy)
+        plan, params = plan_structured(params, options.response_mode, options.json_schema)
+        check_params(params)
+        params = {k: v for k, v in params.items() if v is not None}
+        prep = Prepared(
+            route=route,
+            messages=checked,
+            params=params,
+            options=options,
+            policy=self.policy.with_overrides(options.retry),
+            plan=plan,
+            timeout=timeout if timeout is not None else self.timeout,
+            extra_headers=extra_headers,
+            extra_body=extra_body,
+            meta=_new_meta(deterministic, params, plan),
+        )
+        use_cache = self.cache is not None and options.cache is not False
+        if use_cache:
+            prep.cache_key = cache_key(self._target(route), checked, params)
+        return prep
+
+    def _route(self, model: str | None, params: dict[str, Any]) -> list[list[Deployment]]:
+        """The deployment groups to try, in order: the named group, then its fallbacks."""
+        provider = params.pop("custom_llm_provider", None)
+        api_base = params.pop("api_base", None) or params.pop("base_url", None)
+        api_key = params.pop("api_key", None)
+        if model in self.groups and not (provider or api_base):
+            return [self.groups[model], *(self.groups[g] for g in self.fallbacks.get(model, ()))]
+        if self.groups and model is not None and not (provider or api_base or "/" in model):
+            raise BadRequestError(
+                f"unknown model group {model!r}; this Router has: "
+                f"{', '.join(sorted(self.groups))}. For an ad-hoc call pass "
+                "custom_llm_provider/api_base, or a provider/model string."
+            )
+        name = model or default_model()
+        key = (name, provider, api_base, api_key)
+        deployment = self._adhoc.get(key)
+        if deployment is None:
+            params_for = {"model": name, "custom_llm_provider": provider, "api_base": api_base}
+            deployment = deployment_from(name, {**params_for, "api_key": api_key}, f"adhoc:{name}")
+            self._adhoc[key] = deployment
+        return [[deployment]]
+
+    @staticmethod
+    def _target(route: list[list[Deployment]]) -> dict[str, Any]:
+        first = route[0][0]
+        if first.id.startswith("adhoc:"):
+            return {"provider": first.provider.name, "base": first.api_base, "model": first.model}
+        return {"group": first.group}
+
+    # -- the network --------------------------------------------------------------------------
+
+    async def complete(self, prep: Prepared) -> ChatCompletion:
+        """Run a prepared call to a stamped ChatCompletion (raises on provider failure)."""
+        if prep.cache_key is not None and self.cache is not None:
+            cached = await asyncio.to_thread(self.cache.get, prep.cache_key)
+            if cached is not None:
+                prep.meta["cache_hit"] = True
+                resp = ChatCompletion(cached)
+                self._validate(resp, prep)
+                return self._stamp(resp, prep)
+        self._admit(prep)
+        try:
+            resp = await self._with_deadline(prep, self._complete_once(prep))
+        except ScillmError as exc:
+            exc.scillm_router = self._stamp_meta(prep, error=exc)  # type: ignore[attr-defined]
+            raise
+        cacheable = prep.cache_key is not None and prep.meta["error_type"] == "ok"
+        if cacheable and self.cache is not None:
+            assert prep.cache_key is not None
+            await asyncio.to_thread(self.cache.put, prep.cache_key, dict(resp))
+        return self._stamp(resp, prep)
+
+    async def _complete_once(self, prep: Prepared) -> ChatCompletion:
+        plan = prep.plan
+        try:
+            resp = await self._send(prep, prep.messages, prep.params, _complete)
+        except BadRequestError as exc:
+            # A provider that rejects json_schema goes straight to the json_object fallback.
+            if plan is None or plan.mode != "json_schema" or exc.status_code != 400:
+                raise
+            return await self._fallback(prep, plan)
+        valid = self._validate(resp, prep)
+        if plan is not None and not valid:
+            return await self._fallback(prep, plan)
+        return resp
+
+    async def _fallback(self, prep: Prepared, plan: SchemaPlan) -> ChatCompletion:
+        messages, params = fallback_request(prep.messages, prep.params, plan)
+        prep.meta["fallback_used"] = True
+        prep.meta["response_format_used"] = "json_object"
+        resp = await self._send(prep, messages, params, _complete)
+        self._validate(resp, prep)
+        return resp
+
+    def _validate(self, resp: ChatCompletion, prep: Prepared) -> bool:
+        """Record the reply's validity in meta; replace repaired JSON by its canonical form."""
+        meta = prep.meta
+        content = _content(resp)
+        if prep.plan is None:
+            meta["error_type"] = "ok" if content or _has_tool_calls(resp) else "empty_content"
+            return True
+        outcome, value = validate_reply(content, prep.plan)
+        meta.update(
+            json_valid=outcome.json_valid,
+            schema_valid=outcome.schema_valid,
+            repaired=outcome.repaired,
+            parse_error=outcome.parse_error,
+            validation_errors=outcome.validation_errors,
+        )
+        if outcome.ok and outcome.repaired:
+            resp.choices[0].message.content = orjson.dumps(value).decode()
+        if outcome.ok:
+            meta["error_type"] = "ok"
+        elif not content.strip():
+            meta["error_type"] = "empty_content"
+        else:
+            meta["error_type"] = "invalid_json" if not outcome.json_valid else "schema_invalid"
+        return outcome.ok
+
+    async def open_stream(self, prep: Prepared) -> AsyncIterator[ChatCompletionChunk]:
+        """Open a stream (retries happen until it opens); the last chunk carries the meta."""
+        self._admit(prep)
+        stream = await self._with_deadline(
+            prep, self._send(prep, prep.messages, prep.params, _open)
+        )
+        return self._stamped_stream(stream, prep)
+
+    async def _stamped_stream(
+        self, stream: AsyncIterator[ChatCompletionChunk], prep: Prepared
+    ) -> AsyncIterator[ChatCompletionChunk]:
+        last: ChatCompletionChunk | None = None
+        try:
+            async for chunk in stream:
+                if last is not None:
+                    yield last
+                last = chunk
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        if last is not None:
+            last["scillm_router"] = self._stamp_meta(prep)
+            yield last
+
+    async def _with_deadline(self, prep: Prepared, work: Awaitable[T]) -> T:
+        """``timeout`` bounds the whole call, retries and fallbacks included."""
+        if prep.timeout is None:
+            return await work
+        try:
+            async with asyncio.timeout(prep.timeout):
+                return await work
+        except asyncio.TimeoutError:
+            raise TimeoutError(
+                f"the call did not finish within timeout={prep.timeout} s (retries included)"
+            ) from None
+
+    def _admit(self, prep: Prepared) -> None:
+        if self.budget is None:
+            return
+        reason = self.budget.admit()
+        if reason is not None:
+            prep.meta["error_type"] = "budget_exceeded"
+            raise BudgetExceeded(f"BudgetExceeded: {reason}")
+
+    async def _send(
+        self,
+        prep: Prepared,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any],
+        send: Send[T],
+    ) -> T:
+        """Try the route's groups in order; within a group, retry and fail over deployments."""
+        last: ScillmError | None = None
+        for index, group in enumerate(prep.route):
+            if index:
+                prep.meta["fallback_group"] = group[0].group
+            try:
+                return await self._send_group(prep, group, messages, params, send)
+            except (APIError, TimeoutError, ConnectionError) as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    async def _send_group(
+        self,
+        prep: Prepared,
+        group: list[Deployment],
+        messages: list[dict[str, Any]],
+        params: dict[str, Any],
+        send: Send[T],
+    ) -> T:
+        policy, stats = prep.policy, prep.meta["retries"]
+        started = time.monotonic()
+        retries = 0
+        while True:
+            deployment = pick_order(
+                group, self.strategy, self.rng, stable=prep.meta["deterministic"]
+            )[0]
+            call = self._call(prep, deployment, messages, params)
+            stats["attempts"] += 1
+            deployment.in_flight += 1
+            t0 = time.perf_counter()
+            try:
+                result = await send(deployment, call)
+            except ScillmError as exc:
+                if not should_retry(exc):
+                    raise
+                retry_after = getattr(exc, "retry_after_s", None)
+                deployment.cool_down(max(self.cooldown_s, retry_after or 0.0))
+                if retries >= policy.max_retries:
+                    raise
+                retries += 1
+                now = time.monotonic()
+                alternative = any(d.healthy(now) for d in group if d is not deployment)
+                delay = 0.0 if alternative else retry_delay(policy, retries, exc, self.rng)
+                budget = policy.time_budget_s
+                if budget is not None and now - started + delay > budget:
+                    raise
+                stats["total_sleep_s"] += delay
+                stats["last_retry_after_s"] = retry_after
+                await asyncio.sleep(delay)
+                continue
+            finally:
+                deployment.in_flight -= 1
+            deployment.record_latency(time.perf_counter() - t0)
+            prep.meta.update(
+                provider=deployment.provider.name, model=deployment.model, deployment=deployment.id
+            )
+            return result
+
+    @staticmethod
+    def _call(
+        prep: Prepared, dep: Deployment, messages: list[dict[str, Any]], params: dict[str, Any]
+    ) -> Call:
+        timeout = prep.timeout if dep.timeout is None else dep.timeout
+        return Call(
+            model=dep.provider_model,
+            messages=messages,
+            params={**dep.defaults, **params},
+            api_base=dep.api_base,
+            api_key=dep.api_key,
+            timeout=timeout,
+            extra_headers=prep.extra_headers,
+            extra_body=prep.extra_body,
+        )
+
+    # -- after the network --------------------------------------------------------------------
+
+    def _stamp_meta(self, prep: Prepared, error: BaseException | None = None) -> dict[str, Any]:
+        meta = prep.meta
+        meta["timing_ms"] = round((time.perf_counter() - prep.started) * 1000, 3)
+        if error is not None:
+            meta["error_type"] = error_type_of(error)
+            meta["exception"] = f"{type(error).__name__}: {error}"[:200]
+        return meta
+
+    def _stamp(self, resp: ChatCompletion, prep: Prepared) -> ChatCompletion:
+        resp["scillm_router"] = self._stamp_meta(prep)
+        if self.budget is not None and not prep.meta["cache_hit"]:
+            self.budget.record(resp.get("usage"))
+        return resp
+
+
+async def _complete(deployment: Deployment, call: Call) -> ChatCompletion:
+    return await deployment.provider.acompletion(call)
+
+
+async def _open(deployment: Deployment, call: Call) -> AsyncIterator[ChatCompletionChunk]:
+    return await deployment.provider.astream(call)
+
+
+def _content(resp: ChatCompletion) -> str:
+    choices = resp.get("choices") or []
+    if not choices:
+        return ""
+    content = (choices[0].get("message") or {}).get("content")
+    return content if isinstance(content, str) else ""
+
+
+def _has_tool_calls(resp: ChatCompletion) -> bool:
+    choices = resp.get("choices") or []
+    return bool(choices and (choices[0].get("message") or {}).get("tool_calls"))

@@ -1,0 +1,89 @@
+"""Retry decisions as small pure functions: what is retryable, and how long to wait.
+
+Delay before retry ``k`` (1-based), with ``b = min(retry_max_s, retry_base_s * 2**(k-1))``:
+``b * (1 - retry_jitter_pct * U)``, ``U`` uniform in [0, 1) — so ``retry_jitter_pct=1`` is full
+jitter, ``0`` none. When the server sent ``Retry-After`` (and ``honor_retry_after``), the delay is
+at least that. A retry that would end past ``retry_time_budget_s`` is not attempted.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+from typing import Any
+
+from scillm._config import env, twins
+from scillm.errors import APIError, ConnectionError, ScillmError, TimeoutError
+
+__all__ = ["RetryPolicy", "retry_delay", "should_retry"]
+
+RETRYABLE_STATUS = frozenset({408, 409, 429})
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how patiently a call is retried (the short profile by default)."""
+
+    max_retries: int = 2
+    base_s: float = 0.5
+    max_s: float = 8.0
+    jitter_pct: float = 1.0
+    time_budget_s: float | None = None
+    honor_retry_after: bool = True
+
+    @classmethod
+    def long_run(cls) -> RetryPolicy:
+        """The profile for long batch runs (``retry_enabled=True``)."""
+        return cls(max_retries=8, base_s=5.0, max_s=120.0, jitter_pct=0.25, time_budget_s=900.0)
+
+    def with_overrides(self, overrides: dict[str, Any]) -> RetryPolicy:
+        """This policy with ``SCILLM_RETRY_*`` env values, then per-call ``retry_*`` kwargs."""
+        enabled = overrides.get("retry_enabled")
+        if enabled is None:
+            raw = env(*twins("RETRY_ENABLED"))
+            enabled = raw is not None and raw.lower() in ("1", "true", "yes")
+        policy = RetryPolicy.long_run() if enabled else self
+        changes: dict[str, Any] = {}
+        for kwarg, name, cast in _KNOBS:
+            value = overrides.get(kwarg)
+            if value is None:
+                raw = env(*twins(kwarg.upper()))
+                value = cast(raw) if raw is not None else None
+            if value is not None:
+                changes[name] = value
+        if overrides.get("num_retries") is not None:
+            changes["max_retries"] = int(overrides["num_retries"])
+        return replace(policy, **changes) if changes else policy
+
+
+def _flag(raw: str) -> bool:
+    return raw.lower() in ("1", "true", "yes")
+
+
+_KNOBS: tuple[tuple[str, str, Any], ...] = (
+    ("retry_max_attempts", "max_retries", int),
+    ("retry_base_s", "base_s", float),
+    ("retry_max_s", "max_s", float),
+    ("retry_jitter_pct", "jitter_pct", float),
+    ("retry_time_budget_s", "time_budget_s", float),
+    ("honor_retry_after", "honor_retry_after", _flag),
+)
+
+
+def should_retry(exc: BaseException) -> bool:
+    """Retry 408/409/429, 5xx, timeouts and connection errors; never other 4xx."""
+    if isinstance(exc, TimeoutError | ConnectionError):
+        return True
+    if isinstance(exc, APIError) and exc.status_code is not None:
+        return exc.status_code in RETRYABLE_STATUS or exc.status_code >= 500
+    return False
+
+
+def retry_delay(policy: RetryPolicy, retry_no: int, exc: ScillmError, rng: random.Random) -> float:
+    """Seconds to wait before retry ``retry_no`` (1-based) after ``exc``."""
+    backoff = min(policy.max_s, policy.base_s * 2 ** (retry_no - 1))
+    delay = backoff * (1 - policy.jitter_pct * rng.random())
+    retry_after = getattr(exc, "retry_after_s", None)
+    if policy.honor_retry_after and retry_after is not None:
+        delay = max(delay, float(retry_after))
+    return float(delay)
