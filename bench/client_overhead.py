@@ -1,4 +1,4 @@
-"""Client overhead: CPU ms/request and req/s of raw aiohttp, scillm, the openai SDK and litellm.
+"""Client overhead: CPU ms/request and req/s of raw aiohttp, scillm, its Router, openai, litellm.
 
     cd /work/main && uv run python bench/client_overhead.py            # full run (~5-10 min)
     uv run python bench/client_overhead.py --quick                     # smoke run (~1 min)
@@ -17,7 +17,8 @@ Also measured: the wall time of ``python -c "import scillm"`` (median of fresh i
 of ``import litellm`` / ``import openai`` once, for comparison.
 
 Results go to ``bench/results/client_overhead.json`` (``--out``); a table is printed with
-the targets: scillm <= 0.8 ms CPU/request, litellm/scillm CPU ratio >= 8, import scillm <= 0.3 s.
+the targets: scillm <= 0.8 ms CPU/request, litellm/scillm CPU ratio >= 8, import scillm <= 0.3 s,
+and the Router adding <= 0.3 ms CPU/request over ``scillm.acompletion``.
 Numbers are from a shared machine: the JSON records the load average and the CPU time other
 processes burnt during each timed section (``other_cpu_s``), so noisy cells can be spotted.
 """
@@ -48,7 +49,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypedDict
 
-CLIENTS = ("raw", "scillm", "openai", "litellm")
+CLIENTS = ("raw", "scillm", "router", "openai", "litellm")
 MODEL = "mock-model"
 PROMPT = "Say something short."
 MESSAGES: list[dict[str, str]] = [{"role": "user", "content": PROMPT}]
@@ -59,6 +60,7 @@ RESULT_MARK = "BENCH-RESULT "
 TARGET_SCILLM_CPU_MS = 0.8
 TARGET_LITELLM_RATIO = 8.0
 TARGET_IMPORT_S = 0.3
+TARGET_ROUTER_EXTRA_CPU_MS = 0.3
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "client_overhead.json"
 WORKER_TIMEOUT_S = 900.0
@@ -130,6 +132,31 @@ async def make_scillm(base_url: str) -> tuple[Send, Close]:
     return send, close
 
 
+async def make_router(base_url: str) -> tuple[Send, Close]:
+    """``Router.acompletion`` over a one-deployment ``model_list``: the whole call pipeline."""
+    from scillm import Router
+
+    router = Router(
+        [
+            {
+                "model_name": "bench",
+                "litellm_params": {
+                    "model": f"openai/{MODEL}",
+                    "api_base": base_url,
+                    "api_key": API_KEY,
+                },
+            }
+        ]
+    )
+
+    async def send() -> str:
+        resp = await router.acompletion(model="bench", messages=MESSAGES)
+        content: str = resp.choices[0].message.content
+        return content
+
+    return send, router.aclose
+
+
 async def make_openai(base_url: str) -> tuple[Send, Close]:
     """The official SDK (httpx underneath), retries off."""
     from openai import AsyncOpenAI
@@ -173,6 +200,7 @@ async def make_litellm(base_url: str) -> tuple[Send, Close]:
 FACTORIES: dict[str, Callable[[str], Awaitable[tuple[Send, Close]]]] = {
     "raw": make_raw,
     "scillm": make_scillm,
+    "router": make_router,
     "openai": make_openai,
     "litellm": make_litellm,
 }
@@ -528,6 +556,13 @@ def targets(results: dict[str, dict[str, Any]], imports: dict[str, list[float]])
             "target": f"<= {TARGET_SCILLM_CPU_MS}",
             "met": cpu <= TARGET_SCILLM_CPU_MS,
         }
+        if "router" in cell:
+            extra = cell["router"]["cpu_ms_per_req"]["median"] - cpu
+            out[f"router_extra_cpu_ms_{latency}"] = {
+                "value": extra,
+                "target": f"<= {TARGET_ROUTER_EXTRA_CPU_MS}",
+                "met": extra <= TARGET_ROUTER_EXTRA_CPU_MS,
+            }
         if "litellm" in cell:
             ratio = cell["litellm"]["cpu_ms_per_req"]["median"] / cpu
             out[f"litellm_over_scillm_{latency}"] = {

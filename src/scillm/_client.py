@@ -23,6 +23,7 @@ __all__ = [
     "check_messages",
     "check_params",
     "completion",
+    "default_timeout",
 ]
 
 DEFAULT_TIMEOUT_S = 600.0
@@ -112,6 +113,11 @@ def check_params(params: dict[str, Any]) -> None:
         )
 
 
+def default_timeout() -> float:
+    """Seconds a request may take when no ``timeout`` is given: ``SCILLM_TIMEOUT`` or 600."""
+    return env_float(DEFAULT_TIMEOUT_S, "SCILLM_TIMEOUT")
+
+
 def build_call(
     model: str | None,
     messages: object,
@@ -134,7 +140,7 @@ def build_call(
         params={k: v for k, v in params.items() if v is not None},
         api_base=api_base,
         api_key=api_key,
-        timeout=timeout if timeout is not None else env_float(DEFAULT_TIMEOUT_S, "SCILLM_TIMEOUT"),
+        timeout=timeout if timeout is not None else default_timeout(),
         extra_headers=dict(extra_headers) if extra_headers else None,
         extra_body=dict(extra_body) if extra_body else None,
     )

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from scillm._client import check_messages, check_params
+from scillm._client import check_messages, check_params, default_timeout
 from scillm.errors import (
     APIError,
     BadRequestError,
@@ -382,7 +382,7 @@ class Pipeline:
     def _call(
         prep: Prepared, dep: Deployment, messages: list[dict[str, Any]], params: dict[str, Any]
     ) -> Call:
-        timeout = prep.timeout if dep.timeout is None else dep.timeout
+        timeout = dep.timeout or prep.timeout or default_timeout()
         return Call(
             model=dep.provider_model,
             messages=messages,

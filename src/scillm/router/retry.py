@@ -36,21 +36,26 @@ class RetryPolicy:
         """The profile for long batch runs (``retry_enabled=True``)."""
         return cls(max_retries=8, base_s=5.0, max_s=120.0, jitter_pct=0.25, time_budget_s=900.0)
 
+    def with_env(self) -> RetryPolicy:
+        """This policy updated from ``SCILLM_RETRY_*`` (or ``LITELLM_RETRY_*``) variables."""
+        values: dict[str, Any] = {}
+        for kwarg, _, cast in _KNOBS:
+            raw = env(*twins(kwarg.upper()))
+            if raw is not None:
+                values[kwarg] = cast(raw)
+        raw = env(*twins("RETRY_ENABLED"))
+        if raw is not None:
+            values["retry_enabled"] = _flag(raw)
+        return self.with_overrides(values)
+
     def with_overrides(self, overrides: dict[str, Any]) -> RetryPolicy:
-        """This policy with ``SCILLM_RETRY_*`` env values, then per-call ``retry_*`` kwargs."""
-        enabled = overrides.get("retry_enabled")
-        if enabled is None:
-            raw = env(*twins("RETRY_ENABLED"))
-            enabled = raw is not None and raw.lower() in ("1", "true", "yes")
-        policy = RetryPolicy.long_run() if enabled else self
-        changes: dict[str, Any] = {}
-        for kwarg, name, cast in _KNOBS:
-            value = overrides.get(kwarg)
-            if value is None:
-                raw = env(*twins(kwarg.upper()))
-                value = cast(raw) if raw is not None else None
-            if value is not None:
-                changes[name] = value
+        """This policy with per-call ``retry_*`` kwargs applied (``retry_enabled`` first)."""
+        if not overrides:
+            return self
+        policy = RetryPolicy.long_run() if overrides.get("retry_enabled") else self
+        changes = {
+            name: overrides[kwarg] for kwarg, name, _ in _KNOBS if overrides.get(kwarg) is not None
+        }
         if overrides.get("num_retries") is not None:
             changes["max_retries"] = int(overrides["num_retries"])
         return replace(policy, **changes) if changes else policy

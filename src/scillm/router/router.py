@@ -85,7 +85,7 @@ class Router:
             deterministic=deterministic,
             image_policy=image_policy_from(image_policy),
             cache=open_cache(cache),
-            policy=retry_policy or RetryPolicy(max_retries=num_retries),
+            policy=retry_policy or RetryPolicy(max_retries=num_retries).with_env(),
             strategy=routing_strategy,
             timeout=timeout,
             cooldown_s=cooldown_s,

@@ -1,0 +1,93 @@
+"""Retry decisions as a table: what is retried, how long to wait, where knobs come from."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+import scillm
+from scillm import RetryPolicy, Router
+from scillm.router.retry import retry_delay, should_retry
+from scillm.testing import Fault, MockLLMServer
+
+
+def api_error(
+    cls: type[scillm.APIError], status: int, retry_after: float | None = None
+) -> scillm.APIError:
+    err = cls("x", status_code=status)
+    err.retry_after_s = retry_after
+    return err
+
+
+@pytest.mark.parametrize(
+    ("exc", "retry"),
+    [
+        (api_error(scillm.RateLimitError, 429), True),
+        (api_error(scillm.ServerError, 500), True),
+        (api_error(scillm.ServerError, 503), True),
+        (api_error(scillm.APIError, 408), True),
+        (scillm.TimeoutError("t"), True),
+        (scillm.ConnectionError("c"), True),
+        (api_error(scillm.BadRequestError, 400), False),
+        (api_error(scillm.AuthenticationError, 401), False),
+        (api_error(scillm.NotFoundError, 404), False),
+        (scillm.BadRequestError("refused before sending"), False),
+    ],
+)
+def test_should_retry(exc: BaseException, retry: bool) -> None:
+    assert should_retry(exc) is retry
+
+
+def test_backoff_is_exponential_capped_and_full_jitter() -> None:
+    policy = RetryPolicy(base_s=1, max_s=5, jitter_pct=0)
+    err = api_error(scillm.ServerError, 500)
+    rng = random.Random(0)
+    assert [retry_delay(policy, k, err, rng) for k in (1, 2, 3, 4, 5)] == [1, 2, 4, 5, 5]
+    jittered = RetryPolicy(base_s=1, max_s=5, jitter_pct=1)
+    delays = [retry_delay(jittered, 3, err, rng) for _ in range(200)]
+    assert min(delays) >= 0 and max(delays) <= 4 and min(delays) < 1 < 3 < max(delays)
+
+
+def test_retry_after_is_a_floor() -> None:
+    policy = RetryPolicy(base_s=1, max_s=5, jitter_pct=1)
+    err = api_error(scillm.RateLimitError, 429, retry_after=7.5)
+    assert retry_delay(policy, 1, err, random.Random(1)) == 7.5
+    ignore = RetryPolicy(base_s=1, max_s=5, jitter_pct=0, honor_retry_after=False)
+    assert retry_delay(ignore, 1, err, random.Random(1)) == 1
+
+
+def test_profiles_and_overrides() -> None:
+    long_run = RetryPolicy().with_overrides({"retry_enabled": True})
+    assert long_run == RetryPolicy.long_run()
+    assert long_run.max_retries == 8 and long_run.time_budget_s == 900
+    tuned = RetryPolicy().with_overrides({"retry_max_attempts": 5, "retry_base_s": 0.1})
+    assert tuned.max_retries == 5 and tuned.base_s == 0.1
+    assert RetryPolicy().with_overrides({"num_retries": 0}).max_retries == 0
+
+
+def test_env_knobs_are_read_when_the_router_is_built(
+    mock_llm: MockLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LITELLM_RETRY_MAX_ATTEMPTS", "0")
+    router = Router()
+    mock_llm.enqueue(Fault.http(500))
+    with pytest.raises(scillm.ServerError):
+        router.completion(
+            model="openai/m",
+            messages=[{"role": "user", "content": "x"}],
+            api_base=mock_llm.base_url,
+        )
+    assert len(mock_llm.requests) == 1
+
+
+def test_time_budget_gives_up_instead_of_overrunning(mock_llm: MockLLMServer) -> None:
+    mock_llm.enqueue(Fault.rate_limit(retry_after=30))
+    with pytest.raises(scillm.RateLimitError):
+        Router().completion(
+            model="openai/m",
+            messages=[{"role": "user", "content": "x"}],
+            api_base=mock_llm.base_url,
+            retry_time_budget_s=2,
+        )
+    assert len(mock_llm.requests) == 1
