@@ -10,6 +10,8 @@ import pytest
 import scillm.certainly as certainly
 from scillm.certainly import Verdict, aavailable_backends, acheck, available_backends, check
 
+pytestmark = pytest.mark.requires("coqc", apt="coq")
+
 TRUE = "Theorem t : 1 + 1 = 2. Proof. reflexivity. Qed."
 VERDICT_KEYS = {
     "id",

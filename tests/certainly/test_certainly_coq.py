@@ -9,6 +9,8 @@ import pytest
 
 from scillm.certainly import Verdict, check
 
+pytestmark = pytest.mark.requires("coqc", apt="coq")
+
 SPIN = """Fixpoint spin (n : nat) (b : bool) : bool :=
   match n with 0 => b | S k => spin k (spin k (negb b)) end.
 Eval vm_compute in spin 200 true.
