@@ -229,3 +229,12 @@ def test_resolve_default_model(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Router.resolve_default_model() == "openai/x"
     monkeypatch.setenv("SCILLM_MODEL", "openai/y")
     assert Router.resolve_default_model() == "openai/y"
+
+
+def test_sync_and_async_twins_share_a_signature() -> None:
+    import inspect
+
+    assert (
+        inspect.signature(Router.completion).parameters
+        == inspect.signature(Router.acompletion).parameters
+    )

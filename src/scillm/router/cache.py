@@ -28,9 +28,7 @@ def default_cache_path() -> Path:
     return Path(root) / "responses.sqlite"
 
 
-def cache_key(
-    target: dict[str, Any], messages: list[dict[str, Any]], params: dict[str, Any]
-) -> str:
+def cache_key(target: Any, messages: list[dict[str, Any]], params: dict[str, Any]) -> str:
     """sha256 hex of the canonical JSON of the request."""
     blob = orjson.dumps(
         {"target": target, "messages": messages, "params": params},

@@ -191,11 +191,13 @@ class Pipeline:
         return [[deployment]]
 
     @staticmethod
-    def _target(route: list[list[Deployment]]) -> dict[str, Any]:
-        first = route[0][0]
-        if first.id.startswith("adhoc:"):
-            return {"provider": first.provider.name, "base": first.api_base, "model": first.model}
-        return {"group": first.group}
+    def _target(route: list[list[Deployment]]) -> list[dict[str, Any]]:
+        """Where a call may be answered: every deployment of its first group (so editing the
+        model list invalidates its cache entries)."""
+        return [
+            {"provider": d.provider.name, "base": d.api_base, "model": d.model, **d.defaults}
+            for d in route[0]
+        ]
 
     # -- the network --------------------------------------------------------------------------
 
