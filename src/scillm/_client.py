@@ -102,9 +102,10 @@ def check_messages(messages: object) -> list[dict[str, Any]]:
     return checked
 
 
-def check_params(params: dict[str, Any]) -> None:
-    """Refuse keywords that are not OpenAI body parameters (typos never reach a provider)."""
-    unknown = sorted(set(params) - OPENAI_PARAMS)
+def check_params(params: dict[str, Any], provider: object = None) -> None:
+    """Refuse keywords that are neither OpenAI body parameters nor ones ``provider`` accepts
+    (typos never reach a provider)."""
+    unknown = sorted(set(params) - OPENAI_PARAMS - getattr(provider, "accepts", frozenset()))
     if unknown:
         raise BadRequestError(
             f"unknown parameter(s) {', '.join(unknown)}. scillm passes these OpenAI parameters "
@@ -132,8 +133,8 @@ def build_call(
 ) -> tuple[Provider, Call]:
     """Validate a request and address it: the one step every entry point shares."""
     checked = check_messages(messages)
-    check_params(params)
     provider, name = resolve(model or default_model(), custom_llm_provider)
+    check_params(params, provider)
     call = Call(
         model=name,
         messages=checked,

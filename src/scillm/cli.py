@@ -12,7 +12,12 @@ from scillm.errors import ScillmError
 __all__ = ["app", "main"]
 
 app = typer.Typer(help="scillm: fast, reproducible, verified LLM calls.", no_args_is_help=True)
+serve_app = typer.Typer(help="Run a scillm HTTP service on 127.0.0.1.", no_args_is_help=True)
+app.add_typer(serve_app, name="serve")
 console = Console()
+
+# Feature modules add their commands here: each has ``register(app, serve_app)``.
+FEATURE_COMMANDS: tuple[str, ...] = ()
 
 
 @app.command()
@@ -50,6 +55,16 @@ def mock_server(
 
     limit = RateLimit(rpm=rpm or None, tpm=tpm or None) if rpm or tpm else None
     serve(port=port, reply=reply or ECHO, latency_s=latency_s, rate_limit=limit)
+
+
+def _register_features() -> None:
+    import importlib
+
+    for module in FEATURE_COMMANDS:
+        importlib.import_module(module).register(app, serve_app)
+
+
+_register_features()
 
 
 def main() -> None:

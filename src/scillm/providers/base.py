@@ -30,7 +30,12 @@ class Call:
 
 
 class Provider(Protocol):
-    """A wire protocol or backend. ``name`` appears in errors and meta."""
+    """A wire protocol or backend. ``name`` appears in errors and meta.
+
+    A provider that takes keyword arguments beyond the OpenAI ones (``items=`` for an engine
+    bridge) lists them in a class attribute ``accepts: frozenset[str]``; they arrive in
+    ``Call.params``.
+    """
 
     name: str
 

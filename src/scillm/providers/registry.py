@@ -2,6 +2,7 @@
 
 ``"<prefix>/<model>"`` picks the provider registered under ``prefix`` and hands it ``<model>``
 (``openai/org/model`` → model ``org/model``; ``ollama/qwen2.5:7b`` keeps its colon).
+A bare provider name (``"codeworld"``) is that provider with the name as its model.
 ``custom_llm_provider=`` names the provider explicitly; the model string is then used whole,
 minus a leading ``<provider>/``. ``litellm/<litellm model>`` forces the litellm backend, and any
 other string goes to litellm when it is installed.
@@ -11,6 +12,7 @@ Third parties add a provider with :func:`register_provider`.
 
 from __future__ import annotations
 
+import importlib
 import threading
 
 from scillm._config import env
@@ -41,19 +43,38 @@ DEFAULT_MODEL_ENV = (
 )
 
 _lock = threading.Lock()
-_providers: dict[str, Provider] = {}
+_providers: dict[str, Provider | str] = {}
 
 
-def register_provider(name: str, provider: Provider, *, aliases: tuple[str, ...] = ()) -> None:
-    """Make ``provider`` answer model strings ``"<name>/..."`` (and each alias).
+def register_provider(
+    name: str, provider: Provider | str, *, aliases: tuple[str, ...] = ()
+) -> None:
+    """Make ``provider`` answer model strings ``"<name>/..."`` and ``"<name>"`` (and aliases).
 
-    Registering an existing name replaces it, so a user can override a built-in.
+    ``provider`` may be ``"module:attribute"``: it is imported (and a class instantiated) on
+    first use, so engines with heavy imports cost nothing until called. Registering an
+    existing name replaces it, so a user can override a built-in.
     """
     if not name or "/" in name:
         raise ValueError(f"provider name must be non-empty and contain no '/': {name!r}")
     with _lock:
         for key in (name, *aliases):
             _providers[key] = provider
+
+
+def _get(key: str) -> Provider | None:
+    """The provider registered under ``key``, importing a lazily registered one."""
+    entry = _providers.get(key)
+    if not isinstance(entry, str):
+        return entry
+    module, _, attr = entry.partition(":")
+    obj = getattr(importlib.import_module(module), attr)
+    provider: Provider = obj() if isinstance(obj, type) else obj
+    with _lock:
+        for k, v in _providers.items():
+            if v == entry:
+                _providers[k] = provider
+    return provider
 
 
 def _register_builtins() -> None:
@@ -84,15 +105,17 @@ def default_model() -> str:
 def resolve(model: str, custom_llm_provider: str | None = None) -> tuple[Provider, str]:
     """The provider for ``model`` and the model name to send it."""
     if custom_llm_provider:
-        provider = _providers.get(custom_llm_provider)
+        provider = _get(custom_llm_provider)
         if provider is None:
             raise _unknown(f"custom_llm_provider={custom_llm_provider!r}")
         return provider, model.removeprefix(custom_llm_provider + "/")
     prefix, sep, rest = model.partition("/")
-    if sep and rest and prefix in _providers:
-        return _providers[prefix], rest
-    if litellm_installed():
-        return _providers["litellm"], model
+    named = _get(prefix) if (rest or not sep) else None
+    if named is not None:
+        return named, rest or model
+    litellm = _get("litellm")
+    if litellm is not None and litellm_installed():
+        return litellm, model
     raise _unknown(f"model {model!r}")
 
 

@@ -149,7 +149,7 @@ class Pipeline:
         checked = check_messages(messages)
         check_images(checked, self.image_policy)
         plan, params = plan_structured(params, options.response_mode, options.json_schema)
-        check_params(params)
+        check_params(params, route[0][0].provider)
         params = {k: v for k, v in params.items() if v is not None}
         prep = Prepared(
             route=route,
