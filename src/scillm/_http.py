@@ -106,8 +106,8 @@ def _excerpt(raw: bytes) -> str:
 
 async def post_json(
     endpoint: Endpoint, body: Mapping[str, Any], *, timeout: float | None, model: str
-) -> dict[str, Any]:
-    """POST ``body`` as JSON and return the decoded JSON object of a 2xx reply."""
+) -> tuple[dict[str, Any], Mapping[str, str]]:
+    """POST ``body`` as JSON; return the decoded JSON object of a 2xx reply and its headers."""
     import aiohttp
 
     sess = await session()
@@ -124,7 +124,7 @@ async def post_json(
                     provider=endpoint.provider,
                     model=model,
                 )
-            return _decode_object(raw, resp.status, resp.headers, endpoint, model)
+            return _decode_object(raw, resp.status, resp.headers, endpoint, model), resp.headers
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         raise _transport_error(exc, endpoint, timeout) from exc
 

@@ -46,6 +46,7 @@ def demo(
 def mock_server(
     port: int = typer.Option(8000, help="Port on 127.0.0.1 (0 picks a free one)."),
     latency_s: float = typer.Option(0.0, help="Delay before every reply, in seconds."),
+    latency_jitter_s: float = typer.Option(0.0, help="Uniform +/- jitter on that delay."),
     reply: str = typer.Option("", help="Static reply text (default: echo the last user message)."),
     rpm: int = typer.Option(0, help="Emulate a requests-per-minute limit (429s past it)."),
     tpm: int = typer.Option(0, help="Emulate a tokens-per-minute limit (429s past it)."),
@@ -54,7 +55,13 @@ def mock_server(
     from scillm.testing import ECHO, RateLimit, serve
 
     limit = RateLimit(rpm=rpm or None, tpm=tpm or None) if rpm or tpm else None
-    serve(port=port, reply=reply or ECHO, latency_s=latency_s, rate_limit=limit)
+    serve(
+        port=port,
+        reply=reply or ECHO,
+        latency_s=latency_s,
+        latency_jitter_s=latency_jitter_s,
+        rate_limit=limit,
+    )
 
 
 def _register_features() -> None:

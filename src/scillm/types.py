@@ -10,6 +10,7 @@ serialise back to the exact JSON (``orjson.dumps(resp)``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["AttrDict", "ChatCompletion", "ChatCompletionChunk", "wrap"]
@@ -46,12 +47,24 @@ def wrap(value: Any) -> Any:
 
 
 class ChatCompletion(AttrDict):
-    """A ``chat.completion`` reply. ``choices[i].message.content`` is always a string for text."""
+    """A ``chat.completion`` reply. ``choices[i].message.content`` is always a string for text.
 
-    __slots__ = ()
+    ``response_headers`` holds the HTTP headers it came with (rate-limit headers drive pacing);
+    they are not part of the dict, so the JSON stays exactly what the server sent.
+    """
 
-    def __init__(self, data: dict[str, Any] | None = None) -> None:
+    __slots__ = ("_headers",)
+
+    def __init__(
+        self, data: dict[str, Any] | None = None, *, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__({k: wrap(v) for k, v in (data or {}).items()})
+        object.__setattr__(self, "_headers", headers)
+
+    @property
+    def response_headers(self) -> Mapping[str, str]:
+        """The reply's HTTP headers (case-insensitive when they came from the network)."""
+        return getattr(self, "_headers", None) or {}
 
     @property
     def additional_kwargs(self) -> dict[str, Any]:

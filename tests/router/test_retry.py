@@ -69,16 +69,41 @@ def test_profiles_and_overrides() -> None:
 def test_env_knobs_are_read_when_the_router_is_built(
     mock_llm: MockLLMServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("LITELLM_RETRY_MAX_ATTEMPTS", "0")
+    monkeypatch.setenv("LITELLM_RETRY_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("SCILLM_RETRY_BASE_S", "0.01")
     router = Router()
-    mock_llm.enqueue(Fault.http(500))
+    mock_llm.enqueue(Fault.http(500), Fault.http(500))
     with pytest.raises(scillm.ServerError):
         router.completion(
             model="openai/m",
             messages=[{"role": "user", "content": "x"}],
             api_base=mock_llm.base_url,
         )
-    assert len(mock_llm.requests) == 1
+    assert len(mock_llm.requests) == 2
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"base_s": 0}, {"max_s": -1}, {"max_retries": -1}, {"jitter_pct": 2}, {"time_budget_s": 0}],
+)
+def test_nonsense_policies_are_refused(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_zero_attempts_and_rates_are_refused(mock_llm: MockLLMServer) -> None:
+    with pytest.raises(ValueError, match="retry_max_attempts"):
+        Router().completion(
+            model="openai/m",
+            messages=[{"role": "user", "content": "x"}],
+            api_base=mock_llm.base_url,
+            retry_max_attempts=0,
+        )
+    entry = {"model_name": "g", "litellm_params": {"model": "openai/m", "rpm": 0}}
+    with pytest.raises(ValueError, match="rpm"):
+        Router([entry])
+    with pytest.raises(ValueError, match="tpm"):
+        Router([{**entry, "litellm_params": {"model": "openai/m"}}], rate_limits={"g": {"tpm": -5}})
 
 
 def test_time_budget_gives_up_instead_of_overrunning(mock_llm: MockLLMServer) -> None:

@@ -6,7 +6,7 @@ required. Behaviour that differs (codex-agent's body tweaks) lives in a small su
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,10 +87,10 @@ class OpenAICompatible:
     async def acompletion(self, call: Call) -> ChatCompletion:
         """One request, one :class:`ChatCompletion`."""
         endpoint = self.endpoint(call)
-        data = await _http.post_json(
+        data, headers = await _http.post_json(
             endpoint, self.body(call), timeout=call.timeout, model=call.model
         )
-        return to_completion(data)
+        return to_completion(data, headers)
 
     async def astream(self, call: Call) -> AsyncIterator[ChatCompletionChunk]:
         """A streamed request; chunks are yielded as the server sends them."""
@@ -111,7 +111,7 @@ async def _chunks(
         await events.aclose()  # release the connection even when the caller stops early
 
 
-def to_completion(data: dict[str, Any]) -> ChatCompletion:
+def to_completion(data: dict[str, Any], headers: Mapping[str, str] | None = None) -> ChatCompletion:
     """Wrap a reply; a text reply's ``content`` is always a string (``None`` becomes ``""``)."""
     for choice in data.get("choices") or ():
         message = choice.get("message") if isinstance(choice, dict) else None
@@ -121,4 +121,4 @@ def to_completion(data: dict[str, Any]) -> ChatCompletion:
             and not message.get("tool_calls")
         ):
             message["content"] = ""
-    return ChatCompletion(data)
+    return ChatCompletion(data, headers=headers)

@@ -18,6 +18,7 @@ from typing import Any
 from scillm.errors import ScillmError
 from scillm.providers.base import Provider
 from scillm.providers.registry import resolve
+from scillm.router.pacing import EndpointPacer, pacer_for
 
 __all__ = ["STRATEGIES", "Deployment", "build_groups", "pick_order"]
 
@@ -45,6 +46,7 @@ class Deployment:
     in_flight: int = 0
     cooldown_until: float = 0.0
     latency_s: float | None = None
+    pacer: EndpointPacer = field(default_factory=EndpointPacer)
 
     def healthy(self, now: float) -> bool:
         return self.cooldown_until <= now
@@ -65,18 +67,22 @@ def deployment_from(group: str, params: Mapping[str, Any], ident: str) -> Deploy
         k: v for k, v in params.items() if k not in (*TRANSPORT_KEYS, *PACING_KEYS, "model")
     }
     timeout = params.get("timeout")
+    api_base = params.get("api_base") or params.get("base_url")
+    pacer = pacer_for(provider.name, api_base, params.get("api_key"))
+    pacer.configure(params.get("rpm"), params.get("tpm"))
     return Deployment(
         group=group,
         model=model,
         provider=provider,
         provider_model=provider_model,
-        api_base=params.get("api_base") or params.get("base_url"),
+        api_base=api_base,
         api_key=params.get("api_key"),
         timeout=float(timeout) if timeout is not None else None,
         rpm=params.get("rpm"),
         tpm=params.get("tpm"),
         defaults=defaults,
         id=ident,
+        pacer=pacer,
     )
 
 

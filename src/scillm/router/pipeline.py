@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -30,12 +30,15 @@ from scillm.errors import (
 )
 from scillm.providers.base import Call
 from scillm.providers.registry import default_model
+from scillm.router.attempts import RetryRun
 from scillm.router.budget import Budget
 from scillm.router.cache import ResponseCache, cache_key
 from scillm.router.deployments import Deployment, deployment_from, pick_order
 from scillm.router.determinism import apply_determinism, sampling_of
+from scillm.router.events import Telemetry, emit
 from scillm.router.images import ImagePolicy, check_images
 from scillm.router.options import CallOptions, split_kwargs
+from scillm.router.pacing import Ticket, estimate_tokens
 from scillm.router.retry import RetryPolicy, retry_delay, should_retry
 from scillm.router.structured import SchemaPlan, fallback_request, plan_structured, validate_reply
 from scillm.types import ChatCompletion, ChatCompletionChunk
@@ -129,6 +132,7 @@ class Pipeline:
         self.timeout = timeout
         self.cooldown_s = cooldown_s
         self.budget: Budget | None = None
+        self.telemetry = Telemetry()
         self.rng = random.Random()
         self._adhoc: dict[tuple[Any, ...], Deployment] = {}
 
@@ -341,44 +345,65 @@ class Pipeline:
         params: dict[str, Any],
         send: Send[T],
     ) -> T:
-        policy, stats = prep.policy, prep.meta["retries"]
-        started = time.monotonic()
-        retries = 0
+        """Attempts on one group: pace, send, and on a retryable failure fail over or back off."""
+        run = RetryRun(prep.policy, prep.meta["retries"])
+        tokens = estimate_tokens(messages, params)
         while True:
-            deployment = pick_order(
-                group, self.strategy, self.rng, stable=prep.meta["deterministic"]
-            )[0]
+            stable = prep.meta["deterministic"]
+            deployment = pick_order(group, self.strategy, self.rng, stable=stable)[0]
             call = self._call(prep, deployment, messages, params)
-            stats["attempts"] += 1
+            ticket = await deployment.pacer.acquire(tokens)
+            prep.meta["queue_ms"] += round(ticket.waited_s * 1000, 3)
+            run.stats["attempts"] += 1
             deployment.in_flight += 1
             t0 = time.perf_counter()
             try:
                 result = await send(deployment, call)
             except ScillmError as exc:
-                if not should_retry(exc):
-                    raise
-                retry_after = getattr(exc, "retry_after_s", None)
-                deployment.cool_down(max(self.cooldown_s, retry_after or 0.0))
-                if retries >= policy.max_retries:
-                    raise
-                retries += 1
-                now = time.monotonic()
-                alternative = any(d.healthy(now) for d in group if d is not deployment)
-                delay = 0.0 if alternative else retry_delay(policy, retries, exc, self.rng)
-                budget = policy.time_budget_s
-                if budget is not None and now - started + delay > budget:
-                    raise
-                stats["total_sleep_s"] += delay
-                stats["last_retry_after_s"] = retry_after
+                _release(deployment, ticket, exc)
+                delay = await self._after_failure(prep, run, group, deployment, exc)
                 await asyncio.sleep(delay)
                 continue
-            finally:
-                deployment.in_flight -= 1
+            except BaseException:
+                _release(deployment, ticket, None)
+                raise
+            _release(deployment, ticket, result)
             deployment.record_latency(time.perf_counter() - t0)
             prep.meta.update(
                 provider=deployment.provider.name, model=deployment.model, deployment=deployment.id
             )
+            await emit(prep.options.callbacks, self.telemetry, run.payload("success", deployment))
             return result
+
+    async def _after_failure(
+        self,
+        prep: Prepared,
+        run: RetryRun,
+        group: list[Deployment],
+        deployment: Deployment,
+        exc: ScillmError,
+    ) -> float:
+        """The wait before the next attempt; raises (after ``on_giveup``) when there is none."""
+        run.first_error = run.first_error or exc
+        retryable = should_retry(exc)
+        retry_after = getattr(exc, "retry_after_s", None)
+        if retryable:
+            deployment.cool_down(max(self.cooldown_s, retry_after or 0.0))
+        delay = 0.0
+        if retryable and run.retries < run.policy.max_retries:
+            now = time.monotonic()
+            alternative = any(d.healthy(now) for d in group if d is not deployment)
+            if not alternative:
+                delay = retry_delay(run.policy, run.retries + 1, exc, self.rng)
+            if run.fits_budget(delay):
+                run.retries += 1
+                run.stats["total_sleep_s"] += delay
+                run.stats["last_retry_after_s"] = retry_after
+                payload = run.payload("retry", deployment, exc, next_sleep_s=delay)
+                await emit(prep.options.callbacks, self.telemetry, payload)
+                return delay
+        await emit(prep.options.callbacks, self.telemetry, run.payload("giveup", deployment, exc))
+        raise run.give_up(exc)
 
     @staticmethod
     def _call(
@@ -411,6 +436,25 @@ class Pipeline:
         if self.budget is not None and not prep.meta["cache_hit"]:
             self.budget.record(resp.get("usage"))
         return resp
+
+
+def _release(deployment: Deployment, ticket: Ticket, outcome: object) -> None:
+    """Hand the pacer back its ticket with what the attempt revealed about the endpoint."""
+    deployment.in_flight -= 1
+    headers: Mapping[str, str] = {}
+    status: int | None = None
+    used: int | None = None
+    if isinstance(outcome, ChatCompletion):
+        status, headers = 200, outcome.response_headers
+        usage = outcome.get("usage")
+        if isinstance(usage, dict) and usage.get("total_tokens") is not None:
+            used = int(usage["total_tokens"])
+    elif isinstance(outcome, APIError):
+        status, headers = outcome.status_code, outcome.headers
+    retry_after = getattr(outcome, "retry_after_s", None)
+    deployment.pacer.release(
+        ticket, status=status, retry_after_s=retry_after, headers=headers, used_tokens=used
+    )
 
 
 async def _complete(deployment: Deployment, call: Call) -> ChatCompletion:

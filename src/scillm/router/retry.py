@@ -17,7 +17,7 @@ from scillm.errors import APIError, ConnectionError, ScillmError, TimeoutError
 
 __all__ = ["RetryPolicy", "retry_delay", "should_retry"]
 
-RETRYABLE_STATUS = frozenset({408, 409, 429})
+RETRYABLE_STATUS = frozenset({408, 429})
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,17 @@ class RetryPolicy:
     jitter_pct: float = 1.0
     time_budget_s: float | None = None
     honor_retry_after: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
+        for name in ("base_s", "max_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"retry {name} must be > 0, got {getattr(self, name)!r}")
+        if not 0 <= self.jitter_pct <= 1:
+            raise ValueError(f"retry_jitter_pct must be within [0, 1], got {self.jitter_pct!r}")
+        if self.time_budget_s is not None and not self.time_budget_s > 0:
+            raise ValueError(f"retry_time_budget_s must be > 0, got {self.time_budget_s!r}")
 
     @classmethod
     def long_run(cls) -> RetryPolicy:
@@ -56,6 +67,9 @@ class RetryPolicy:
         changes = {
             name: overrides[kwarg] for kwarg, name, _ in _KNOBS if overrides.get(kwarg) is not None
         }
+        attempts = overrides.get("retry_max_attempts")
+        if attempts is not None and not attempts >= 1:
+            raise ValueError(f"retry_max_attempts must be >= 1, got {attempts!r}")
         if overrides.get("num_retries") is not None:
             changes["max_retries"] = int(overrides["num_retries"])
         return replace(policy, **changes) if changes else policy
@@ -76,7 +90,7 @@ _KNOBS: tuple[tuple[str, str, Any], ...] = (
 
 
 def should_retry(exc: BaseException) -> bool:
-    """Retry 408/409/429, 5xx, timeouts and connection errors; never other 4xx."""
+    """Retry 408, 429, 5xx, timeouts and connection errors; never other 4xx."""
     if isinstance(exc, TimeoutError | ConnectionError):
         return True
     if isinstance(exc, APIError) and exc.status_code is not None:

@@ -56,7 +56,9 @@ class Router:
 
     ``completion``/``acompletion`` take the same arguments as :func:`scillm.completion` plus
     scillm's own options (``response_mode``, ``json_schema``, ``deterministic``, ``cache``,
-    ``retry_*``, ``num_retries``), which are never sent to a provider.
+    ``retry_*``, ``num_retries``, ``on_attempt``/``on_success``/``on_giveup``), which are never
+    sent to a provider. ``rate_limits={"group": {"rpm": ..., "tpm": ...}}`` paces a group like
+    ``rpm``/``tpm`` in its ``litellm_params`` do.
     """
 
     def __init__(
@@ -73,6 +75,7 @@ class Router:
         max_concurrency: int | None = None,
         retry_policy: RetryPolicy | None = None,
         cooldown_s: float = 5.0,
+        rate_limits: Mapping[str, Mapping[str, float]] | None = None,
     ) -> None:
         if routing_strategy not in STRATEGIES:
             raise ValueError(f"routing_strategy {routing_strategy!r}; choose one of {STRATEGIES}")
@@ -90,6 +93,11 @@ class Router:
             timeout=timeout,
             cooldown_s=cooldown_s,
         )
+        for name, limits in (rate_limits or {}).items():
+            if name not in groups:
+                raise ValueError(f"rate_limits names unknown model group {name!r}")
+            for deployment in groups[name]:
+                deployment.pacer.configure(limits.get("rpm"), limits.get("tpm"))
         self._closed = False
 
     @property

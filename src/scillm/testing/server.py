@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import random
 import sys
 import threading
 import time
@@ -90,7 +91,8 @@ class MockLLMServer:
     ``reply``: a string, a ``Reply``, ``ECHO`` (the last user message's text), or a function of
     the request body returning a string, a ``Reply`` or a dict sent verbatim as the body. The
     function runs once per request; ``n`` choices repeat its reply. ``latency_s`` (an attribute,
-    changeable at any time) delays every model reply. ``rate_limit`` enforces a ``RateLimit``;
+    changeable at any time) delays every model reply, give or take up to ``latency_jitter_s``
+    (uniformly). ``rate_limit`` enforces a ``RateLimit``;
     ``x-ratelimit-*`` headers are sent when it is set, or always with ``rate_limit_headers=True``
     (never with False). Token counts are whitespace-separated words. ``max_recorded`` keeps
     only the newest requests in the log (for long-running servers).
@@ -101,6 +103,7 @@ class MockLLMServer:
         reply: ReplySpec = ECHO,
         *,
         latency_s: float = 0.0,
+        latency_jitter_s: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
         model: str = "mock-model",
@@ -109,6 +112,8 @@ class MockLLMServer:
         max_recorded: int | None = None,
     ) -> None:
         self.latency_s = latency_s
+        self.latency_jitter_s = latency_jitter_s
+        self._rng = random.Random()
         self.host, self.model = host, model
         self._reply = check_reply(reply)
         enforce = rate_limit is not None
@@ -279,8 +284,11 @@ class MockLLMServer:
         n: int,
     ) -> web.StreamResponse:
         """Latency, then a queued fault, then the rate limit, then the scripted reply."""
-        if self.latency_s > 0:
-            await asyncio.sleep(self.latency_s)
+        delay = self.latency_s
+        if self.latency_jitter_s > 0:
+            delay += self._rng.uniform(-self.latency_jitter_s, self.latency_jitter_s)
+        if delay > 0:
+            await asyncio.sleep(delay)
         streamed = body.get("stream") is True
         fault = self._next_fault()
         if fault is not None and fault.kind == "delay":
@@ -368,6 +376,7 @@ def serve(
     reply: ReplySpec = ECHO,
     latency_s: float = 0.0,
     *,
+    latency_jitter_s: float = 0.0,
     model: str = "mock-model",
     rate_limit: RateLimit | None = None,
 ) -> None:
@@ -375,6 +384,7 @@ def serve(
     server = MockLLMServer(
         reply,
         latency_s=latency_s,
+        latency_jitter_s=latency_jitter_s,
         host=host,
         port=port,
         model=model,
