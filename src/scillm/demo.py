@@ -1,7 +1,7 @@
 """``scillm demo``: the main job on the embedded model, offline, with timings.
 
 One completion, one streamed completion, one JSON-schema-constrained completion and a parallel
-fan-out of 8 requests, all against ``local/smollm2`` (or any model you name).
+fan-out of 8 requests through the Router, all against ``local/smollm2`` (or any model you name).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from scillm._client import acompletion
+from scillm.router import Router
 
 __all__ = ["run_demo"]
 
@@ -38,7 +39,7 @@ CITY_SCHEMA: dict[str, Any] = {
     },
 }
 
-Say = Callable[[str], None]
+Say = Callable[..., None]
 
 
 def _user(text: str) -> list[dict[str, Any]]:
@@ -84,12 +85,16 @@ async def _demo(model: str, say: Say, on_token: Say) -> dict[str, float]:
     say(f"[bold]3. JSON-schema completion[/] ({timings['json_schema']:.2f} s)\n   {data}")
 
     t0 = time.perf_counter()
-    replies = await asyncio.gather(*(acompletion(model, _user(q), **common) for q in QUESTIONS))
+    requests = [{"model": model, "messages": _user(q), **common} for q in QUESTIONS]
+    results = await Router().parallel_acompletions(requests, max_concurrency=len(QUESTIONS))
     timings["fan_out_8"] = time.perf_counter() - t0
     say(f"[bold]4. parallel fan-out of {len(QUESTIONS)}[/] ({timings['fan_out_8']:.2f} s)")
-    for question, reply in zip(QUESTIONS, replies, strict=True):
-        answer = reply.choices[0].message.content.strip().replace("\n", " ")
-        say(f"   {question:<28} → {answer[:60]}")
+    for question, result in zip(QUESTIONS, results, strict=True):
+        answer = (
+            result.content.strip().replace("\n", " ") if result.ok else f"error: {result.error}"
+        )
+        ms = result.meta["timing_ms"]
+        say(f"   {question:<27} {ms:6.0f} ms  {answer[:36]}", markup=False)
     return timings
 
 
