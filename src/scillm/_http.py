@@ -117,13 +117,7 @@ async def post_json(
         ) as resp:
             raw = await resp.read()
             if resp.status >= 400:
-                raise error_from_response(
-                    resp.status,
-                    raw.decode("utf-8", "replace"),
-                    resp.headers,
-                    provider=endpoint.provider,
-                    model=model,
-                )
+                raise _status_error(resp, raw, endpoint, model)
             return _decode_object(raw, resp.status, resp.headers, endpoint, model), resp.headers
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         raise _transport_error(exc, endpoint, timeout) from exc
@@ -167,21 +161,27 @@ async def post_stream(
             headers=endpoint.headers,
             timeout=_timeout(timeout),
         )
+        if resp.status >= 400:
+            try:
+                raw = await resp.read()
+            finally:
+                resp.release()
+            raise _status_error(resp, raw, endpoint, model)
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         raise _transport_error(exc, endpoint, timeout) from exc
-    if resp.status >= 400:
-        try:
-            raw = await resp.read()
-        finally:
-            resp.release()
-        raise error_from_response(
-            resp.status,
-            raw.decode("utf-8", "replace"),
-            resp.headers,
-            provider=endpoint.provider,
-            model=model,
-        )
     return _sse_events(resp, endpoint, model, timeout)
+
+
+def _status_error(
+    resp: aiohttp.ClientResponse, raw: bytes, endpoint: Endpoint, model: str
+) -> Exception:
+    return error_from_response(
+        resp.status,
+        raw.decode("utf-8", "replace"),
+        resp.headers,
+        provider=endpoint.provider,
+        model=model,
+    )
 
 
 async def _sse_events(
