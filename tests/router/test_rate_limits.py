@@ -181,3 +181,20 @@ async def test_rpm_from_litellm_params_paces_before_any_429() -> None:
         results = await router.parallel_acompletions(batch, max_concurrency=60)
         assert all(r.ok for r in results)
         assert srv.stats.rate_limited <= 1
+
+
+async def test_a_paced_endpoint_does_not_stall_for_a_whole_window() -> None:
+    # Paced at 1200 rpm against a full sliding window: a slot frees every ~50 ms, so the next
+    # request waits about one interval, not the 60 s until the whole window has reset.
+    pacer = EndpointPacer()
+    pacer.configure(rpm=1200, tpm=None)
+    ticket = await pacer.acquire(100)
+    headers = {
+        "x-ratelimit-limit-requests": "1200",
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "59.95s",
+    }
+    pacer.release(ticket, status=200, retry_after_s=None, headers=headers, used_tokens=100)
+    nxt = await pacer.acquire(100)
+    assert nxt.waited_s < 1.0
+    pacer.release(nxt, status=200, retry_after_s=None, headers={}, used_tokens=100)

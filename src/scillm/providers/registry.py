@@ -85,6 +85,8 @@ def _register_builtins() -> None:
     register_provider(codex.name, codex, aliases=codex.spec.aliases)
     register_provider("local", LocalModel())
     register_provider("litellm", LitellmBackend())
+    # Engine bridges: imported on first use.
+    register_provider("codeworld", "scillm.codeworld.provider:CodeWorldProvider")
 
 
 _register_builtins()

@@ -6,9 +6,10 @@
 * **The live quota**: each reply's ``x-ratelimit-remaining-{requests,tokens}`` (minus what is
   still in flight) is what may still be sent until ``x-ratelimit-reset-*``; after the reset the
   quota is ``x-ratelimit-limit-*`` again. Durations like ``"1s"``, ``"6m0s"``, ``"12ms"`` parse.
-* **Proactive rpm/tpm pacing** by virtual scheduling (GCRA): each request reserves its departure
-  time and sleeps once — O(1), FIFO-fair, no thundering herd. A request's token cost is a cheap
-  prompt estimate + ``max_tokens``; the unused part is refunded when the reply says its usage.
+* **Proactive rpm/tpm pacing** by virtual scheduling (GCRA) at 99 % of the given rate: each
+  request reserves its departure time and sleeps once — O(1), FIFO-fair, no thundering herd.
+  A request's token cost is a cheap prompt estimate + ``max_tokens``; the unused part is
+  refunded when the reply says its usage.
 * **Adaptive concurrency** (AIMD): halve the in-flight limit on a 429, add ``1/limit`` a success.
 
 Waiting works across event loops (the sync API's loop and yours): state is guarded by a thread
@@ -30,6 +31,7 @@ from typing import Any
 __all__ = ["EndpointPacer", "Ticket", "estimate_tokens", "pacer_for", "parse_duration"]
 
 DEFAULT_COMPLETION_TOKENS = 256
+HEADROOM = 0.99  # pace at 99 % of a given rpm/tpm
 PROBE_RECHECK_S = 1.0
 KINDS = ("requests", "tokens")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
@@ -107,17 +109,37 @@ def _resolve(fut: asyncio.Future[None]) -> None:
 
 @dataclass(slots=True)
 class _Quota:
-    """What the provider's headers say may still be sent, and until when that holds."""
+    """What the provider's headers say may still be sent, and until when that holds.
+
+    ``left`` is the quota at the last header (minus what was sent since). With ``steady``, the
+    quota is taken to refill evenly from that header's ``remaining`` up to ``limit`` by the
+    reset moment — true of a sliding window fed at a steady rate (paced traffic); otherwise
+    nothing comes back before the reset (after a burst, the whole window frees at its end).
+    """
 
     left: float = math.inf
+    since: float = 0.0
     until: float = 0.0
     limit: float | None = None
+    refill: float = 0.0  # how much comes back by ``until`` (steady mode)
 
     def roll(self, now: float) -> None:
         """Past the reset moment the window is fresh: the full limit (if known) is available."""
         if self.until and now >= self.until:
             self.left = self.limit if self.limit is not None else math.inf
-            self.until = 0.0
+            self.until = self.refill = 0.0
+
+    def have(self, now: float) -> float:
+        if not self.refill:
+            return self.left
+        return self.left + self.refill * (now - self.since) / (self.until - self.since)
+
+    def wait_for(self, need: float, now: float) -> float:
+        """Seconds until ``need`` is available (``until - now`` without steady refill)."""
+        if not self.refill:
+            return self.until - now
+        rate = self.refill / (self.until - self.since)
+        return max((need - self.have(now)) / rate, 0.001)
 
 
 @dataclass(slots=True)
@@ -201,9 +223,9 @@ class EndpointPacer:
         for kind, need in zip(KINDS, (1, tokens), strict=True):
             quota = self._quota[kind]
             quota.roll(now)
-            if quota.left < need:
+            if quota.have(now) < need:
                 if quota.until > now:
-                    return quota.until - now
+                    return quota.wait_for(need, now)
                 if self.in_flight:  # a reply will bring fresh headers
                     return None
         return 0.0
@@ -214,14 +236,15 @@ class EndpointPacer:
         self._quota["requests"].left -= 1
         self._quota["tokens"].left -= tokens
         # Strict spacing, no burst: providers count over sliding windows, and a burst at the
-        # start of one is a 429 at its end.
+        # start of one is a 429 at its end. HEADROOM keeps latency jitter from pushing a
+        # window one request over.
         depart = now
         if self.rpm:
             depart = max(depart, self._req_tat)
-            self._req_tat = max(self._req_tat, now) + 60.0 / self.rpm
+            self._req_tat = max(self._req_tat, now) + 60.0 / (self.rpm * HEADROOM)
         if self.tpm:
             depart = max(depart, self._tok_tat)
-            self._tok_tat = max(self._tok_tat, now) + tokens * 60.0 / self.tpm
+            self._tok_tat = max(self._tok_tat, now) + tokens * 60.0 / (self.tpm * HEADROOM)
         return depart
 
     def _undo(self, tokens: int, probe: bool) -> None:
@@ -281,7 +304,10 @@ class EndpointPacer:
             reset = parse_duration(headers.get(f"x-ratelimit-reset-{kind}"))
             quota.limit = _number(headers.get(f"x-ratelimit-limit-{kind}")) or quota.limit
             quota.left = remaining - in_flight[kind]
-            quota.until = now + reset if reset else 0.0
+            quota.since, quota.until = now, (now + reset if reset else 0.0)
+            paced = self.rpm if kind == "requests" else self.tpm
+            steady = paced and reset and quota.limit is not None
+            quota.refill = max(quota.limit - remaining, 0.0) if steady and quota.limit else 0.0
 
 
 # Weak: a pacer lives as long as some deployment (of some Router) points at its endpoint.

@@ -34,7 +34,7 @@ from aiohttp import web
 from scillm.testing import _chat, _responses
 from scillm.testing import _send as send
 from scillm.testing._background import BackgroundServer
-from scillm.testing.faults import Fault, format_seconds
+from scillm.testing.faults import Fault
 from scillm.testing.ratelimit import NOMINAL_RATE_LIMIT, Limiter, RateLimit
 from scillm.testing.replies import (
     ECHO,
@@ -360,7 +360,11 @@ class MockLLMServer:
         with self._lock:
             self._counts["rate_limited"] += 1
         wait_s = math.ceil(wait_s * 1000) / 1000
-        headers = {"Retry-After": format_seconds(wait_s), "retry-after-ms": str(int(wait_s * 1000))}
+        # As OpenAI does: whole seconds (rounded up) in Retry-After, the precise wait in -ms.
+        headers = {
+            "Retry-After": str(math.ceil(wait_s)),
+            "retry-after-ms": str(int(wait_s * 1000)),
+        }
         message = f"Rate limit reached for {window} (mock server). Please try again in {wait_s}s."
         return send.error(429, message, headers | self._rate_limit_headers(), kind=window)
 

@@ -1,0 +1,321 @@
+"""Run one program on many calls in the sandbox: one process for all of them, resumed on a crash.
+
+A harness (``_harness_python.py``, ``_harness_javascript.js``) or, for whole programs, the stdio
+driver (``_driver_stdio.py``) runs inside the sandbox and reports one JSON line per call. When
+the process dies mid-way (a hard timeout, a memory kill, ``os._exit``), the call it was on gets
+the sandbox's verdict and a fresh process continues from the next call, so every call gets its
+own verdict and a crash is never mistaken for a pass. Nothing here compares outputs: the
+expected values never enter the sandbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import math
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scillm.sandbox import ISOLATION_NONE, LANGUAGES, SandboxResult, arun
+from scillm.sandbox.languages import locate, this_python
+from scillm.sandbox.verdict import MEMORY_MARKERS
+
+__all__ = [
+    "CALL_STATUSES",
+    "CallRun",
+    "Execution",
+    "Program",
+    "SandboxPool",
+    "execute",
+    "function_program",
+    "stdio_program",
+]
+
+HERE = Path(__file__).parent
+HARNESSES = {"python": "_harness_python.py", "javascript": "_harness_javascript.js"}
+# Python runs with the standard library only: no site-packages (whose .pth hooks can cost the
+# sandbox ~70 ms per start here), no PYTHON* variables, no user site. bash starts it so the
+# flags can be given; the sandbox always shows the interpreter that runs scillm.
+PYTHON_FLAGS = ("-I", "-S", "-B")
+LOAD_TIMEOUT_S = 10.0  # module-level code of a function-mode program
+COMPILE_TIMEOUT_S = 60.0
+COMPILE_MEMORY_MB = 1024
+SLACK_S = 2.0  # on top of the calls' own limits, before the sandbox kills the process
+OUTPUT_CAP = 256 << 10  # one return value (as JSON) or one program's stdout
+CAPTURE_CAP = 4096  # prints / stderr kept per call
+PROCESS_OUTPUT_LIMIT = 16 << 20
+CALL_STATUSES = ("ok", "error", "timeout", "memory_limit", "output_limit", "sandbox_error")
+HEADERS = ("loaded", "compile_error", "load_error", "no_entrypoint", "sandbox_error")
+FROM_SANDBOX = {"runtime_error": "error", "ok": "error"}  # other sandbox statuses keep their name
+
+
+@dataclass(frozen=True)
+class CallRun:
+    """How one call ended. ``output`` is the return value (function mode) or stdout (stdio)."""
+
+    status: str
+    output: Any = None
+    stdout: str = ""
+    stderr: str = ""
+    message: str = ""
+    cpu_ms: float | None = None
+    wall_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class Execution:
+    """Every call's run, plus why the program as a whole did not run when it did not.
+
+    ``status``: ran, compile_error, load_error, no_entrypoint, rejected, sandbox_error.
+    """
+
+    runs: tuple[CallRun, ...]
+    status: str = "ran"
+    message: str = ""
+    isolation: str = ISOLATION_NONE
+    processes: int = 0
+    entrypoint: str | None = None
+    startup_cpu_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class Program:
+    """A sandbox job: the harness language, its files, and each call's time limit."""
+
+    language: str
+    files: dict[str, str]
+    timeouts: tuple[float, ...]
+    memory_mb: int
+    fixed_s: float
+    stdio: bool = False
+
+
+@dataclass
+class SandboxPool:
+    """Runs sandbox jobs, at most ``concurrency`` at a time, and counts the processes."""
+
+    concurrency: int
+    allow_rlimits_only: bool = False
+    processes: int = 0
+    _gate: asyncio.Semaphore = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._gate = asyncio.Semaphore(self.concurrency)
+
+    async def run(self, program: Program, start: int) -> SandboxResult:
+        budget = program.fixed_s + sum(program.timeouts[start:]) + SLACK_S
+        async with self._gate:
+            self.processes += 1
+            return await arun(
+                files=program.files,
+                language=program.language,
+                args=[str(start)],
+                timeout_s=budget,
+                memory_mb=program.memory_mb,
+                allow_rlimits_only=self.allow_rlimits_only,
+                output_limit_bytes=PROCESS_OUTPUT_LIMIT,
+            )
+
+
+def function_program(
+    language: str,
+    code: str,
+    entrypoints: Sequence[str],
+    calls: Sequence[tuple[Sequence[Any], float]],
+    memory_mb: int,
+    module: str = "solution",
+) -> Program:
+    """Call ``entrypoints[0]`` (else the next name) of ``code`` once per ``(args, timeout_s)``."""
+    lang = LANGUAGES[language]
+    filename = module + Path(lang.source).suffix
+    spec = {
+        "filename": filename,
+        "entrypoints": list(entrypoints),
+        "calls": [{"args": list(args), "timeout_s": timeout} for args, timeout in calls],
+        "load_timeout_s": LOAD_TIMEOUT_S,
+        "output_cap": OUTPUT_CAP,
+        "stdout_cap": CAPTURE_CAP,
+    }
+    files = {lang.source: _harness(language), filename: code, "spec.json": json.dumps(spec)}
+    timeouts = tuple(timeout for _, timeout in calls)
+    if language == "python":
+        return _python_job(files, timeouts, memory_mb, LOAD_TIMEOUT_S, stdio=False)
+    return Program(language, files, timeouts, memory_mb, fixed_s=LOAD_TIMEOUT_S)
+
+
+def stdio_program(
+    language: str, code: str, calls: Sequence[tuple[str, float]], memory_mb: int
+) -> Program | str:
+    """Run ``code`` as a whole program once per ``(stdin, timeout_s)``; a str says why not."""
+    lang = LANGUAGES[language]
+    toolchain = locate(lang)
+    if toolchain is None:
+        return f"{lang.tool} not found: install it to run {language} programs"
+    empty = "empty" + Path(lang.source).suffix
+
+    def argv(template: Sequence[str], source: str) -> list[str]:
+        fields = {"tool": toolchain.executable, "source": source, "memory_mb": memory_mb}
+        return [part.format(**fields) for part in template]
+
+    run_mb = memory_mb + lang.reserve_mb
+    run = ("{tool}", *PYTHON_FLAGS, "{source}") if language == "python" else lang.run
+    spec = {
+        "compile": argv(lang.compile, lang.source) if lang.compile else None,
+        "compile_timeout_s": COMPILE_TIMEOUT_S,
+        "compile_memory": COMPILE_MEMORY_MB << 20,
+        "run": argv(run, lang.source),
+        "startup": None if lang.compile else argv(run, empty),
+        "memory": run_mb << 20,
+        "calls": [{"stdin": stdin, "timeout_s": timeout} for stdin, timeout in calls],
+        "output_cap": OUTPUT_CAP,
+        "stderr_cap": CAPTURE_CAP,
+        "memory_markers": list(MEMORY_MARKERS),
+    }
+    files = {
+        "main.py": _harness("stdio"),
+        f"prog/{lang.source}": code,
+        "spec.json": json.dumps(spec),
+    }
+    if not lang.compile:
+        files[f"prog/{empty}"] = ""
+    fixed = COMPILE_TIMEOUT_S if lang.compile else LOAD_TIMEOUT_S
+    memory = max(run_mb, COMPILE_MEMORY_MB if lang.compile else 0)
+    timeouts = tuple(timeout for _, timeout in calls)
+    return _python_job(files, timeouts, memory, fixed, stdio=True)
+
+
+def _python_job(
+    files: dict[str, str], timeouts: tuple[float, ...], memory_mb: int, fixed_s: float, stdio: bool
+) -> Program:
+    """``files["main.py"]`` run by the sandbox's Python with PYTHON_FLAGS, via bash."""
+    python = this_python().executable
+    launcher = f'exec {shlex.quote(python)} {" ".join(PYTHON_FLAGS)} main.py "$@"\n'
+    files = {**files, "main.sh": launcher}
+    return Program("bash", files, timeouts, memory_mb, fixed_s=fixed_s, stdio=stdio)
+
+
+@functools.cache
+def _harness(kind: str) -> str:
+    return (HERE / HARNESSES.get(kind, "_driver_stdio.py")).read_text()
+
+
+async def execute(program: Program, pool: SandboxPool) -> Execution:
+    """Every call's verdict, in as few sandbox processes as the program's crashes allow."""
+    total = len(program.timeouts)
+    runs: dict[int, CallRun] = {}
+    start, processes, isolation = 0, 0, ISOLATION_NONE
+    header: dict[str, Any] = {}
+    while start < total:
+        result = await pool.run(program, start)
+        processes, isolation = processes + 1, result.isolation
+        events = _events(result.stdout)
+        header = next((e for e in events if e["event"] in HEADERS), {})
+        if header.get("event") != "loaded":
+            status, message = _refusal(header, result)
+            failed = CallRun(status if status in CALL_STATUSES else "error", message=message)
+            runs.update({i: failed for i in range(start, total) if i not in runs})
+            return _done(program, runs, status, message, isolation, processes, header)
+        startup = _number(header.get("startup_cpu_ms")) or 0.0
+        for event in events:
+            index = event.get("index")
+            if event["event"] == "call" and isinstance(index, int) and start <= index < total:
+                runs.setdefault(index, _call_run(event, program.stdio, startup))
+        missing = [i for i in range(start, total) if i not in runs]
+        if not missing:
+            break
+        runs[missing[0]] = _killed(result)
+        start = missing[0] + 1
+    return _done(program, runs, "ran", "", isolation, processes, header)
+
+
+def _done(
+    program: Program,
+    runs: dict[int, CallRun],
+    status: str,
+    message: str,
+    isolation: str,
+    processes: int,
+    header: dict[str, Any],
+) -> Execution:
+    entry = header.get("entrypoint")
+    return Execution(
+        runs=tuple(runs[i] for i in range(len(program.timeouts))),
+        status=status,
+        message=message,
+        isolation=isolation,
+        processes=processes,
+        entrypoint=entry if isinstance(entry, str) else None,
+        startup_cpu_ms=_number(header.get("startup_cpu_ms")),
+    )
+
+
+def _refusal(header: dict[str, Any], result: SandboxResult) -> tuple[str, str]:
+    """Why no call ran: the harness said so, or the process died before it could."""
+    kind = header.get("event")
+    message = str(header.get("message") or "")[:CAPTURE_CAP]
+    if kind == "compile_error":
+        return "compile_error", message
+    if kind == "no_entrypoint":
+        return "no_entrypoint", message
+    if kind == "load_error":
+        return "load_error", f"loading the program failed: {message}"
+    if kind == "sandbox_error":
+        return "sandbox_error", message
+    if result.status in ("rejected", "sandbox_error"):
+        return result.status, result.message
+    stderr = result.stderr.strip()[-CAPTURE_CAP:]
+    why = result.message or f"the process ended with status {result.exit_code}"
+    return "load_error", f"the program stopped while loading: {why}" + (
+        f"\n{stderr}" if stderr else ""
+    )
+
+
+def _killed(result: SandboxResult) -> CallRun:
+    """The verdict of the call a process died on."""
+    status = FROM_SANDBOX.get(result.status, result.status)
+    why = result.message or f"the process ended with status {result.exit_code}"
+    message = f"the program ended its process during this call: {why}"
+    return CallRun(status if status in CALL_STATUSES else "error", message=message)
+
+
+def _events(stdout: str) -> list[dict[str, Any]]:
+    """The harness's report lines; anything else on stdout is not evidence."""
+    events = []
+    for line in stdout.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and isinstance(event.get("event"), str):
+            events.append(event)
+    return events
+
+
+def _call_run(event: dict[str, Any], stdio: bool, startup_cpu_ms: float) -> CallRun:
+    status = event.get("status")
+    if status not in CALL_STATUSES:
+        return CallRun("error", message=f"the harness reported an unknown status {status!r}")
+    stdout = _text(event.get("stdout"))
+    cpu = _number(event.get("cpu_ms"))
+    return CallRun(
+        status=status,
+        output=stdout if stdio else event.get("output"),
+        stdout=stdout,
+        stderr=_text(event.get("stderr")),
+        message=_text(event.get("message"))[:CAPTURE_CAP],
+        cpu_ms=None if cpu is None else max(0.0, cpu - startup_cpu_ms),
+        wall_ms=_number(event.get("wall_ms")),
+    )
+
+
+def _number(value: Any) -> float | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""

@@ -1,0 +1,135 @@
+"""Per-test verdicts: how a call ended, compared with the test's expected value on the host.
+
+Only ``passed`` is a pass. A crash, a timeout, a refusal or a broken sandbox is never one: the
+verdict names what happened. Function results must equal ``expected`` as JSON data (``true`` is
+not ``1``; numbers within ``tolerance`` when one is given); program output must equal
+``expected_stdout`` line by line, trailing whitespace ignored. A test without an expected value
+passes when the call ended normally, and its verdict says ``checked: "exit_status"``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from scillm.codeworld.execute import CallRun
+from scillm.codeworld.items import Test
+
+__all__ = ["VERDICTS", "TestVerdict", "json_safe", "judge_call", "same_stdout", "same_value"]
+
+VERDICTS = (
+    "passed",
+    "failed",
+    "error",
+    "timeout",
+    "memory_limit",
+    "output_limit",
+    "compile_error",
+    "rejected",
+    "sandbox_error",
+    "skipped",
+)
+# Why a whole program did not run → the verdict each of its tests gets.
+PROGRAM_VERDICTS = {
+    "compile_error": "compile_error",
+    "load_error": "error",
+    "no_entrypoint": "error",
+    "rejected": "rejected",
+    "sandbox_error": "sandbox_error",
+    "skipped": "skipped",
+}
+REPR_CAP = 300
+
+
+@dataclass(frozen=True)
+class TestVerdict:
+    """One test of one variant: the verdict and its evidence."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    id: str
+    verdict: str
+    checked: str  # "expected" or "exit_status"
+    weight: float
+    message: str = ""
+    output: Any = None
+    stdout: str = ""
+    stderr: str = ""
+    cpu_ms: float | None = None
+    wall_ms: float | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "passed"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["output"] = json_safe(self.output)
+        return data
+
+
+def judge_call(test: Test, run: CallRun, program_status: str, stdio: bool) -> TestVerdict:
+    """The verdict of ``test`` given how its call ran (and whether the program ran at all)."""
+    checked = "expected" if test.checked else "exit_status"
+    base = TestVerdict(test.id, "error", checked, test.weight, message=run.message)
+    if program_status != "ran":
+        return replace(base, verdict=PROGRAM_VERDICTS.get(program_status, "error"))
+    evidence = replace(
+        base, stdout=run.stdout, stderr=run.stderr, cpu_ms=run.cpu_ms, wall_ms=run.wall_ms
+    )
+    if run.status != "ok":
+        return replace(evidence, verdict=run.status)
+    if not test.checked:
+        return replace(evidence, verdict="passed", output=run.output)
+    if stdio:
+        good = same_stdout(str(run.output), str(test.expected))
+    else:
+        good = same_value(run.output, test.expected, test.tolerance)
+    message = "" if good else f"expected {_short(test.expected)}, got {_short(run.output)}"
+    verdict = "passed" if good else "failed"
+    return replace(evidence, verdict=verdict, message=message, output=run.output)
+
+
+def same_value(got: Any, want: Any, tolerance: float = 0.0) -> bool:
+    """Equality of JSON data: bools only equal bools; numbers within ``tolerance``."""
+    if isinstance(got, bool) or isinstance(want, bool):
+        return type(got) is type(want) and got == want
+    if isinstance(got, int | float) and isinstance(want, int | float):
+        if tolerance:
+            return math.isclose(got, want, rel_tol=tolerance, abs_tol=tolerance)
+        return got == want
+    if isinstance(got, list) and isinstance(want, list):
+        return len(got) == len(want) and all(
+            same_value(g, w, tolerance) for g, w in zip(got, want, strict=True)
+        )
+    if isinstance(got, dict) and isinstance(want, dict):
+        return got.keys() == want.keys() and all(
+            same_value(got[k], want[k], tolerance) for k in want
+        )
+    return type(got) is type(want) and bool(got == want)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinities spelled as strings, so every JSON parser accepts it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    return value
+
+
+def same_stdout(got: str, want: str) -> bool:
+    """Line by line, ignoring trailing whitespace on each line and at the end."""
+    return _lines(got) == _lines(want)
+
+
+def _lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.rstrip().splitlines()]
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= REPR_CAP else text[:REPR_CAP] + "…"
