@@ -17,7 +17,7 @@ app.add_typer(serve_app, name="serve")
 console = Console()
 
 # Feature modules add their commands here: each has ``register(app, serve_app)``.
-FEATURE_COMMANDS: tuple[str, ...] = ("scillm.codeworld.cli",)
+FEATURE_COMMANDS: tuple[str, ...] = ("scillm.codeworld.cli", "scillm.certainly.cli")
 
 
 @app.command()

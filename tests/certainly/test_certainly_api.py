@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -32,15 +34,28 @@ def test_the_public_surface_is_pinned() -> None:
         "DEFAULT_TIMEOUT_S",
         "LEAN_STANDARD_AXIOMS",
         "STATUSES",
+        "Attempt",
+        "BridgeSettings",
         "Message",
+        "ProofResult",
         "Severity",
         "Status",
         "Verdict",
         "aavailable_backends",
         "acheck",
+        "aprove",
         "available_backends",
         "check",
+        "prove",
     ]
+
+
+def test_importing_certainly_does_not_import_fastapi() -> None:
+    code = (
+        "import sys, scillm.certainly, scillm.certainly.provider; print('fastapi' in sys.modules)"
+    )
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert ran.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize(
@@ -131,11 +146,13 @@ def test_available_backends_reports_coq_and_a_missing_lean() -> None:
     assert set(found) == {"coq", "lean4"}
     coq, lean = found["coq"], found["lean4"]
     assert coq["available"] is True and coq["version"] and coq["detail"] is None
+    assert coq["isolation"] in ("bwrap+rlimits", "rlimits-only")
     assert lean == {
         "available": False,
         "version": None,
         "path": None,
         "detail": lean["detail"],
+        "isolation": None,
     }
     assert "elan" in str(lean["detail"]) and "SCILLM_LEAN" in str(lean["detail"])
 

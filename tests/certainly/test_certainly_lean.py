@@ -7,6 +7,7 @@ The recorded lines follow Lean 4's ``--json`` message format: older releases wri
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -211,6 +212,9 @@ import json, re, sys, time
 if sys.argv[1:] == ["--version"]:
     print("Lean (version 4.9.0, x86_64-unknown-linux-gnu, commit 8f9843a4a5fe, Release)")
     sys.exit(0)
+if sys.argv[1:] == ["--print-prefix"]:
+    print("{prefix}")
+    sys.exit(0)
 assert sys.argv[1] == "--json"
 text = open(sys.argv[2]).read()
 if "spin" in text:
@@ -232,9 +236,12 @@ for number, line in enumerate(text.splitlines(), 1):
 
 @pytest.fixture
 def replay_lean(tmp_path: Path) -> str:
-    path = tmp_path / "lean"
-    path.write_text(REPLAY.format(python=sys.executable))
+    """The stand-in installed as a toolchain: ``<prefix>/bin/lean``, run inside the sandbox."""
+    path = tmp_path / "bin" / "lean"
+    path.parent.mkdir()
+    path.write_text(REPLAY.format(python=os.path.realpath(sys.executable), prefix=tmp_path))
     path.chmod(0o755)
+    tmp_path.chmod(0o755)  # like a real toolchain, readable by the sandbox's unprivileged uid
     return str(path)
 
 

@@ -3,34 +3,58 @@
 coqc exits 0 on files that end in ``Admitted``, use an ``Axiom`` or ``Abort`` the goal, so its
 exit code is never the verdict. A theorem is proved only if it exists, rests on no Admitted proof,
 no axiom outside the allow-list and no switched-off kernel check; a ``statement`` item's theorem
-must also be syntactically the given statement; a ``code`` item may not redefine notation the
-standard library already has. ``coq_audit`` explains how each is established.
+must also be syntactically the given statement; a ``code`` item may not redefine a name or
+notation the standard library already has. ``coq_audit`` explains how each is established.
+
+Every coqc run is sandboxed (:mod:`scillm.certainly.isolation`), after the source passed the
+command screen (:mod:`scillm.certainly.screen`).
 """
 
 from __future__ import annotations
 
-import tempfile
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
 
 from scillm.certainly.coq_audit import AUDIT_FILE, Audit
-from scillm.certainly.coq_output import LIBRARY, located_messages, parse_glob
+from scillm.certainly.coq_output import (
+    LIBRARY,
+    located_messages,
+    parse_glob,
+    required_libraries,
+)
 from scillm.certainly.coq_source import CoqSource, assemble
+from scillm.certainly.isolation import WorkDir, read_private, work_dir
 from scillm.certainly.items import ProofItem
-from scillm.certainly.process import Ran, Toolchain, find_toolchain, run
+from scillm.certainly.process import Ran, Toolchain, find_toolchain, install_prefix
+from scillm.certainly.screen import screen_coq
 from scillm.certainly.verdict import Message, Verdict, error_verdict
 
 __all__ = ["COQC_ENV", "CoqChecker", "find_coqc"]
 
 COQC_ENV = "SCILLM_COQC"
 INSTALL_HINT = "install Coq (Debian/Ubuntu: apt-get install coq) and put coqc on PATH"
+MEMORY_MB = 4096
+SOURCE_DIR = "src"  # the item's library lives here; the .glob lies outside, in the work dir
 SOURCE_FILE = f"{LIBRARY}.v"
+GLOB_FILE = f"{LIBRARY}.glob"
+FINDLIB_CONF = "/etc/ocamlfind.conf"  # coqc reads it (via findlib) to locate its plugins
+# Passed into the sandbox when set: where Coq finds libraries, plugins and findlib's config.
+PASSED_ENV = ("COQPATH", "COQLIB", "OCAMLFIND_CONF", "OCAMLPATH")
 
 
 async def find_coqc(configured: str | None = None) -> Toolchain:
-    """coqc from the argument, ``SCILLM_COQC`` or PATH, with its version."""
-    return await find_toolchain("coq", configured, COQC_ENV, "coqc", INSTALL_HINT)
+    """coqc from the argument, ``SCILLM_COQC`` or PATH, with its version and sandbox needs."""
+    found = await find_toolchain("coq", configured, COQC_ENV, "coqc", INSTALL_HINT)
+    if not found.available or found.path is None:
+        return found
+    env = {name: os.environ[name] for name in PASSED_ENV if os.environ.get(name)}
+    binds = [install_prefix(found.path), env.get("OCAMLFIND_CONF", FINDLIB_CONF)]
+    for name in ("COQPATH", "COQLIB", "OCAMLPATH"):
+        binds += env.get(name, "").split(os.pathsep)
+    kept = tuple(dict.fromkeys(os.path.realpath(b) for b in binds if b and os.path.exists(b)))
+    return replace(found, binds=kept, env=tuple(env.items()))
 
 
 class CoqChecker:
@@ -38,66 +62,69 @@ class CoqChecker:
 
     def __init__(self, toolchain: Toolchain, allowlist: frozenset[str]) -> None:
         assert toolchain.path is not None
-        self._coqc_path = toolchain.path
+        self._toolchain = toolchain
         self._version = toolchain.version
         self._allowlist = allowlist
 
     async def check(self, item: ProofItem, timeout_s: float) -> Verdict:
-        """Compile and audit ``item`` in its own temporary directory within ``timeout_s``."""
+        """Compile and audit ``item`` in its own sandboxed work dir within ``timeout_s``."""
         started = time.monotonic()
         source = assemble(item)
         if isinstance(source, str):
             verdict = error_verdict(item.id, "coq", source)
+        elif screened := screen_coq(source.text):
+            verdict = Verdict(item.id, "coq", "failed", tuple(screened))
         else:
-            with tempfile.TemporaryDirectory(prefix="scillm-coq-") as root:
-                verdict = await self._check_in(Path(root), item, source, timeout_s)
+            files = {f"{SOURCE_DIR}/{SOURCE_FILE}": source.text}
+            async with work_dir(self._toolchain, files, MEMORY_MB) as box:
+                verdict = await self._check_in(box, item, source, timeout_s)
         elapsed_ms = round((time.monotonic() - started) * 1000)
         return replace(verdict, time_ms=elapsed_ms, backend_version=self._version)
 
     async def _check_in(
-        self, root: Path, item: ProofItem, source: CoqSource, timeout_s: float
+        self, box: WorkDir, item: ProofItem, source: CoqSource, timeout_s: float
     ) -> Verdict:
         deadline = time.monotonic() + timeout_s
-        # coqc runs in root/src; the .glob it writes lies outside, where the item cannot replace it.
-        work, glob_path = root / "src", root / f"{LIBRARY}.glob"
-        work.mkdir()
-        (work / SOURCE_FILE).write_text(source.text, encoding="utf-8")
-        ran = await self._coqc(work, ["-dump-glob", str(glob_path), SOURCE_FILE], deadline)
-        if ran.timed_out:
-            return _timeout(item, timeout_s)
+        ran = await _coqc(box, ["-dump-glob", GLOB_FILE, f"{SOURCE_DIR}/{SOURCE_FILE}"], deadline)
+        if ran.timed_out or ran.problem:
+            return _unfinished(item, ran, timeout_s)
         messages = _source_messages(ran)
         if ran.returncode != 0:
             return Verdict(item.id, "coq", "failed", tuple(_with_error(messages, ran)))
-        glob = parse_glob(glob_path.read_text("utf-8", "replace")) if glob_path.exists() else []
+        glob_text = read_private(box.path / GLOB_FILE) or ""
+        glob, libraries = parse_glob(glob_text), required_libraries(glob_text)
         absent: dict[str, str] = {}
         while True:
-            audit = Audit(source, glob, absent)
+            audit = Audit(source, glob, absent, libraries)
             if not audit.entries:
                 found = Message("error", None, "no theorem, lemma or definition to check")
                 return Verdict(item.id, "coq", "failed", (*messages, found))
-            (work / AUDIT_FILE).write_text(audit.text(), encoding="utf-8")
-            ran = await self._coqc(work, ["-noglob", AUDIT_FILE], deadline)
-            if ran.timed_out:
-                return _timeout(item, timeout_s)
+            box.write(f"{SOURCE_DIR}/{AUDIT_FILE}", audit.text())
+            ran = await _coqc(box, ["-noglob", f"{SOURCE_DIR}/{AUDIT_FILE}"], deadline)
+            if ran.timed_out or ran.problem:
+                return _unfinished(item, ran, timeout_s)
             missing = audit.missing(ran)
             if missing is None:
-                return audit.judge(item.id, ran, work, self._allowlist, messages)
+                return audit.judge(item.id, ran, box.path, self._allowlist, messages)
             # Each round drops one missing declaration, so this ends.
             absent[missing[0]] = missing[1]
 
-    async def _coqc(self, work: Path, args: list[str], deadline: float) -> Ran:
-        # -Q . "" makes the item the library Top, so its names print as Top.<name>.
-        argv = [self._coqc_path, "-q", "-Q", ".", "", *args]
-        return await run(argv, cwd=str(work), timeout_s=deadline - time.monotonic())
+
+async def _coqc(box: WorkDir, args: list[str], deadline: float) -> Ran:
+    # -Q src "" makes the item the library Top, so its names print as Top.<name>.
+    return await box.run(["-q", "-Q", SOURCE_DIR, "", *args], deadline - time.monotonic())
 
 
-def _timeout(item: ProofItem, timeout_s: float) -> Verdict:
-    text = f"coqc did not finish within the per-item timeout ({timeout_s:g} s) and was killed"
-    return Verdict(item.id, "coq", "timeout", (Message("error", None, text),))
+def _unfinished(item: ProofItem, ran: Ran, timeout_s: float) -> Verdict:
+    """A run that was killed at the deadline, or stopped by a limit: never proved."""
+    if ran.timed_out:
+        text = f"coqc did not finish within the per-item timeout ({timeout_s:g} s) and was killed"
+        return Verdict(item.id, "coq", "timeout", (Message("error", None, text),))
+    return Verdict(item.id, "coq", "failed", (Message("error", None, str(ran.problem)),))
 
 
 def _source_messages(ran: Ran) -> list[Message]:
-    """The item's own diagnostics; ones located in another file (via Load) lose their line."""
+    """The item's own diagnostics; ones located in another file lose their line."""
     messages = []
     for file, message in located_messages(ran.stderr):
         if file is not None and Path(file).name != SOURCE_FILE:

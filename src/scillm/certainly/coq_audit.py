@@ -5,21 +5,26 @@ notations and tactics are not in play. It has one check per line, so the line wh
 says which check failed; each check's output goes to its own ``Redirect`` file:
 
 - line 1 loads the library;
-- for a ``code`` item, each notation or abbreviation it declares is ``Locate``d: if the standard
-  library already has it, a statement could be made to look like something it is not;
 - each theorem and definition coqc recorded gets ``Check`` (the statement, printed with standard
   notations) and ``Print Assumptions``;
 - for a ``statement`` item, a last line demands that the theorem's type is syntactically the
-  type of the reference lemma elaborated from the given statement (``constr_eq``).
+  type of the reference lemma elaborated from the given statement (``constr_eq``);
+- for a ``code`` item, the libraries it required are imported (only now, so that axioms above
+  print under their usual names), then each notation and each name it declares is ``Locate``d:
+  a standard-library notation it redefines, or a standard name it shadows (``Definition False
+  := True``), could make a statement look like something it is not. A name counts as shadowing
+  when the bare name reaches the standard object once the item's libraries are imported.
 
 A declaration that does not exist (an ``Abort``) stops coqc at its line; the caller re-runs the
-audit without it (see ``Audit.missing``), so one abandoned proof does not hide the others.
+audit without it (see ``Audit.missing``), so one abandoned proof does not hide the others. A
+name declared twice (``Abort`` or ``Reset``, then a new declaration) fails outright: the source
+would then show two statements for one checked theorem.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -28,11 +33,13 @@ from scillm.certainly.coq_output import (
     LIBRARY,
     GlobEntry,
     locate_finds_standard,
+    locate_reaches_standard,
     located_messages,
     notation_query,
     parse_assumptions,
 )
 from scillm.certainly.coq_source import REFERENCE_NAME, CoqSource
+from scillm.certainly.isolation import read_private
 from scillm.certainly.process import Ran
 from scillm.certainly.verdict import Message, Verdict
 
@@ -44,20 +51,28 @@ AUDITED_KINDS = frozenset({"prf", "def", "inst", "coe", "subclass", "canonstruc"
 # Axiom, Parameter, Conjecture and Hypothesis/Variable outside a section.
 DECLARED_AXIOM_KINDS = frozenset({"ax", "prfax", "defax"})
 SHADOW_KINDS = frozenset({"not", "abbrev"})
+# Everything else in .glob declares a name (constant, inductive, constructor, module, ...).
+NAMELESS_KINDS = frozenset({"binder", "var", "sec"}) | SHADOW_KINDS
 
 
 @dataclass(frozen=True)
 class _Check:
     """One audit line and what it checks."""
 
-    what: Literal["load", "shadow", "declaration", "statement"]
+    what: Literal["load", "shadow", "name", "declaration", "statement"]
     entry: GlobEntry | None = None
 
 
 class Audit:
     """The audit of one compiled item; ``absent`` maps declarations known missing to Coq's error."""
 
-    def __init__(self, source: CoqSource, glob: list[GlobEntry], absent: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        source: CoqSource,
+        glob: list[GlobEntry],
+        absent: Mapping[str, str],
+        libraries: Sequence[str] = (),
+    ) -> None:
         self._source = source
         self._absent = absent
         self._line_starts = _line_starts(source.text)
@@ -71,7 +86,17 @@ class Audit:
         self.entries = list(seen.values())
         self._axioms = {e.qualified for e in glob if e.kind in DECLARED_AXIOM_KINDS}
         # A statement item's meaning is pinned by the reference lemma, so only code is screened.
-        self._shadows = [e for e in glob if e.kind in SHADOW_KINDS] if source.goal is None else []
+        code = source.goal is None
+        self._shadows = [e for e in glob if e.kind in SHADOW_KINDS] if code else []
+        named = {e.short: e for e in reversed(glob) if code and e.kind not in NAMELESS_KINDS}
+        self._names = sorted(named.values(), key=lambda e: e.offset)
+        self._libraries = [lib for lib in libraries if not lib.startswith(f"{LIBRARY}.")]
+        declared: set[str] = set()
+        self.redeclared: list[GlobEntry] = []
+        for entry in glob:
+            if entry.kind not in NAMELESS_KINDS:
+                (self.redeclared if entry.qualified in declared else []).append(entry)
+                declared.add(entry.qualified)
         self._checks: list[_Check] = []
 
     @property
@@ -81,9 +106,6 @@ class Audit:
     def text(self) -> str:
         """The audit file. A check's outputs are named after its index (its line number - 1)."""
         lines = [("Require Top.", _Check("load"))]
-        for entry in self._shadows:
-            located = f'Redirect "{self._out("l", len(lines))}" Locate {_locate_target(entry)}.'
-            lines.append((located, _Check("shadow", entry)))
         for entry in self.entries:
             if entry.qualified in self._absent:
                 continue
@@ -97,6 +119,14 @@ class Audit:
                 f"let a := type of {reference} in let b := type of {self.goal} in constr_eq a b"
             )
             lines.append((f"Goal True. {tactic}. exact I. Qed.", _Check("statement")))
+        if self._libraries and (self._shadows or self._names):
+            lines.append((f"Require Import {' '.join(self._libraries)}.", _Check("load")))
+        for entry in self._shadows:
+            located = f'Redirect "{self._out("l", len(lines))}" Locate {_locate_target(entry)}.'
+            lines.append((located, _Check("shadow", entry)))
+        for entry in self._names:
+            located = f'Redirect "{self._out("n", len(lines))}" Locate {entry.short}.'
+            lines.append((located, _Check("name", entry)))
         self._checks = [check for _, check in lines]
         return "\n".join(command for command, _ in lines) + "\n"
 
@@ -124,6 +154,12 @@ class Audit:
             text = f"the audit of the compiled file failed: {ran.stderr.strip()[-500:]}"
             return Verdict(item_id, "coq", "error", (*messages, Message("error", None, text)))
         findings = _Findings(self, allowlist, work)
+        for entry in self.redeclared:
+            findings.problem(
+                self.line_of(entry),
+                f"{entry.short} is declared a second time here (after Abort or Reset); one "
+                "name may have one statement only",
+            )
         for entry in self.entries:
             if entry.qualified in self._absent:
                 findings.absent(entry, self._absent[entry.qualified])
@@ -150,8 +186,7 @@ class Audit:
         return next((self.line_of(e) for e in self.entries if e.qualified == self.goal), None)
 
     def output(self, work: Path, kind: str, index: int) -> str | None:
-        path = work / f"{self._out(kind, index)}.out"
-        return path.read_text("utf-8", "replace") if path.exists() else None
+        return read_private(work / f"{self._out(kind, index)}.out")
 
     def is_declared_axiom(self, name: str) -> bool:
         return name in self._axioms
@@ -184,6 +219,8 @@ class _Findings:
                 self.problem(self._audit.goal_line(), text)
         elif check.what == "shadow" and check.entry is not None:
             self._read_shadow(check.entry, self._audit.output(self._work, "l", index))
+        elif check.what == "name" and check.entry is not None:
+            self._read_name(check.entry, self._audit.output(self._work, "n", index))
         elif check.what == "declaration" and check.entry is not None:
             self._read_declaration(check.entry, index)
 
@@ -214,6 +251,20 @@ class _Findings:
                 f"redefines {shown!r}, which Coq's standard library already defines; a statement "
                 "using it may not mean what it says (rename it, or give the statement separately "
                 "as 'statement' + 'proof')",
+            )
+
+    def _read_name(self, entry: GlobEntry, located: str | None) -> None:
+        line = self._audit.line_of(entry)
+        if located is None:
+            self.problem(line, f"could not audit the name declared here ({entry.short})")
+            return
+        reached = locate_reaches_standard(located)
+        if reached:
+            self.problem(
+                line,
+                f"declares {entry.short!r}, which already names {reached[0]} from Coq's "
+                f"libraries; a statement using {entry.short} may not mean what it says (rename "
+                "it, or give the statement separately as 'statement' + 'proof')",
             )
 
     def _read_declaration(self, entry: GlobEntry, index: int) -> None:

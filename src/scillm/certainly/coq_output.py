@@ -14,10 +14,12 @@ __all__ = [
     "Assumptions",
     "GlobEntry",
     "locate_finds_standard",
+    "locate_reaches_standard",
     "located_messages",
     "notation_query",
     "parse_assumptions",
     "parse_glob",
+    "required_libraries",
     "strip_comments",
 ]
 
@@ -31,7 +33,10 @@ _NOTATION_KEY = re.compile(r"^::(?P<scope>[^:]*):(?P<pattern>.+)$")
 _NOTATION_TOKEN = re.compile(r"x|'((?:[^']|'')*)'")
 _SECTION = re.compile(r"[A-Z][A-Za-z ]*:")
 _UNSAFE = re.compile(r"^(\S+) (is assumed to be \w+|relies on an unsafe hierarchy)\.?$")
+_GLOB_LIBRARY = re.compile(r"^R\d+:\d+ (?P<library>\S+) <> <> lib$")
 _NOT_FOUND = ("Unknown notation", "No object of basename")
+_LOCATED = re.compile(r"^(?P<kind>Module Type|\w+) (?P<name>\S+)")
+_SHORTER = re.compile(r"\(shorter name to refer to it in current context is (?P<name>\S+)\)")
 
 
 @dataclass(frozen=True)
@@ -53,14 +58,17 @@ class Assumptions:
 
 
 def strip_comments(text: str) -> str:
-    """Blank out ``(* … *)`` comments (nested), keeping string literals and line breaks."""
+    """Blank out ``(* … *)`` comments (nested), keeping string literals and line breaks.
+
+    As in Coq's lexer, a string inside a comment is read too: ``(* "*)" *)`` is one comment.
+    """
     out: list[str] = []
     depth, i, in_string = 0, 0, False
     while i < len(text):
         pair = text[i : i + 2]
         if in_string:
             in_string = text[i] != '"'
-        elif depth == 0 and text[i] == '"':
+        elif text[i] == '"':
             in_string = True
         elif pair == "(*":
             depth, i = depth + 1, i + 2
@@ -121,6 +129,12 @@ def parse_glob(text: str) -> list[GlobEntry]:
     return entries
 
 
+def required_libraries(text: str) -> list[str]:
+    """The libraries a ``.glob`` file records as ``Require``d, in order, each once."""
+    found = (_GLOB_LIBRARY.match(line) for line in text.splitlines())
+    return list(dict.fromkeys(m["library"] for m in found if m is not None))
+
+
 def notation_query(key: str) -> str | None:
     """Turn a glob notation key (``::type_scope:x_'='_x``) into a ``Locate`` string (``_ = _``)."""
     found = _NOTATION_KEY.match(key)
@@ -148,6 +162,31 @@ def locate_finds_standard(output: str) -> bool:
         if line.startswith('Notation "') or not line.split()[-1].startswith(f"{LIBRARY}."):
             return True
     return False
+
+
+def locate_reaches_standard(output: str) -> list[str]:
+    """What ``Locate <name>`` found outside the checked library that the bare name reaches.
+
+    An object that needs a longer name in the current context ("shorter name to refer to it …
+    is Nat.add") is not reached; Ltac tactics live in another namespace.
+    """
+    entries: list[str] = []
+    for line in output.splitlines():
+        if line[:1].isspace() and entries:
+            entries[-1] += " " + line.strip()
+        elif line and not line.startswith(_NOT_FOUND):
+            entries.append(line)
+    reached = []
+    for entry in entries:
+        found = _LOCATED.match(entry)
+        if found is None or found["kind"].startswith("Ltac"):
+            continue
+        shorter = _SHORTER.search(entry)
+        if not found["name"].startswith(f"{LIBRARY}.") and (
+            shorter is None or "." not in shorter["name"]
+        ):
+            reached.append(found["name"])
+    return reached
 
 
 def parse_assumptions(text: str) -> Assumptions | None:

@@ -32,14 +32,31 @@ _DECLARATION = re.compile(
 # A sentence ends at a period followed by white space; "Nat.add" and ".." do not end one.
 _SENTENCE_END = re.compile(r"(?<!\.)\.(?!\.)(?=\s)")
 _TERMINATED = re.compile(r"(Qed|Defined|Admitted|Abort(\s+All)?|Save\s+\S+)\s*\.\s*$")
+# Imports come before the statement, so they may only load libraries and open scopes: any
+# other command there (a Definition, a Notation) could change what the statement means.
+_MODULE = re.compile(r"[A-Za-z_][\w']*(?:\.[A-Za-z_][\w']*)*")
+_NAMES = r"(?:\s+[A-Za-z_][\w'.]*)+"
+_HEADER = re.compile(
+    rf"(?:From\s+[\w'.]+\s+)?Require(?:\s+(?:Import|Export))?{_NAMES}\s*\."
+    rf"|(?:Import|Export){_NAMES}\s*\.|(?:Local\s+)?Open\s+Scope\s+[\w'.]+\s*\."
+)
 
 
 @dataclass(frozen=True)
 class CoqSource:
-    """The file to compile; ``goal`` names the theorem that must state the given statement."""
+    """The file to compile; ``goal`` names the theorem that must state the given statement.
+
+    ``reference`` is the reference lemma on the theorem's line; :attr:`shown` is the file
+    without it, as the item's author would recognise it (same lines).
+    """
 
     text: str
     goal: str | None = None
+    reference: str = ""
+
+    @property
+    def shown(self) -> str:
+        return self.text.replace(self.reference, "", 1) if self.reference else self.text
 
 
 def assemble(item: ProofItem) -> CoqSource | str:
@@ -59,11 +76,16 @@ def assemble(item: ProofItem) -> CoqSource | str:
     proof = item.proof.rstrip()
     if not _TERMINATED.search(strip_comments(proof)):
         proof += "\nQed."
-    lines = [_import_line(entry) for entry in item.imports]
+    lines = [_import_line(entry.strip()) for entry in item.imports]
+    bad = next((entry for entry in lines if not _HEADER.fullmatch(entry)), None)
+    if bad is not None:
+        return (
+            f"import {bad!r} is not allowed: imports may only be module names, Require / "
+            "Import / Export sentences, or Open Scope"
+        )
     lines += [f"{reference}{keyword} {name}{rest}.", proof, ""]
-    return CoqSource("\n".join(lines), goal=name)
+    return CoqSource("\n".join(lines), goal=name, reference=reference)
 
 
 def _import_line(entry: str) -> str:
-    entry = entry.strip()
-    return entry if " " in entry or entry.endswith(".") else f"Require Import {entry}."
+    return f"Require Import {entry}." if _MODULE.fullmatch(entry) else entry

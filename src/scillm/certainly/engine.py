@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from scillm import _sync
 from scillm.certainly.coq import CoqChecker, find_coqc
+from scillm.certainly.isolation import isolation
 from scillm.certainly.items import BACKENDS, ProofItem, parse_item
 from scillm.certainly.lean import LeanChecker, find_lean
 from scillm.certainly.process import Toolchain
@@ -114,7 +115,12 @@ async def acheck(
 def available_backends(
     *, coqc_path: str | None = None, lean_path: str | None = None
 ) -> dict[str, dict[str, object]]:
-    """Per backend: ``{available, version, path, detail}`` (why it is unavailable)."""
+    """Per backend: ``{available, version, path, detail, isolation}``.
+
+    ``detail`` says why a backend is unavailable; ``isolation`` what protects the host from its
+    prover: ``bwrap+rlimits``, or ``rlimits-only`` where bubblewrap cannot isolate (then only
+    the command screen stands between a checked file and the host).
+    """
     return _sync.run(aavailable_backends(coqc_path=coqc_path, lean_path=lean_path))
 
 
@@ -123,7 +129,11 @@ async def aavailable_backends(
 ) -> dict[str, dict[str, object]]:
     """Async twin of :func:`available_backends`."""
     found = await _toolchains(set(BACKENDS), {"coq": coqc_path, "lean4": lean_path})
-    return {name: found[name].to_dict() for name in BACKENDS}
+    isolated = await isolation() if any(t.available for t in found.values()) else None
+    return {
+        name: {**found[name].to_dict(), "isolation": isolated if found[name].available else None}
+        for name in BACKENDS
+    }
 
 
 async def _toolchains(wanted: set[str], paths: dict[str, str | None]) -> dict[str, Toolchain]:

@@ -22,8 +22,9 @@ BACKENDS = ("coq", "lean4")
 class ProofItem:
     """One well-formed item: either ``code``, or ``statement`` + ``proof`` (+ ``imports``).
 
-    Each import is a module name (``Arith``, ``Mathlib.Tactic``) or, if it contains a space or
-    ends with ``.``, a header line used verbatim (``From Coq Require Import Lia.``).
+    Each import is a module name (``Arith``, ``Mathlib.Tactic``) or a header line used verbatim
+    that only loads libraries (``From Coq Require Import Lia.``, ``Open Scope Z_scope.``;
+    Lean: ``import …``, ``open …``); anything else there could change what the statement means.
     """
 
     id: str | int

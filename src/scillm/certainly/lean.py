@@ -5,16 +5,20 @@ Used when a ``lean`` executable is on PATH, given as an argument, or set in ``SC
 proved only if the file has no errors, nothing uses ``sorry``, and ``#print axioms`` lists only
 allowed axioms: Lean's standard three (``propext``, ``Classical.choice``, ``Quot.sound``) plus
 the caller's allow-list; ``sorryAx`` is never allowed.
+
+Lean runs in the sandbox (:mod:`scillm.certainly.isolation`), seeing its toolchain (from
+``lean --print-prefix``) and the ``LEAN_PATH`` trees read-only, after the source passed the
+command screen: ``#eval`` and every other way to run code while checking is refused.
 """
 
 from __future__ import annotations
 
+import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass, replace
-from pathlib import Path
 
+from scillm.certainly.isolation import work_dir
 from scillm.certainly.items import ProofItem
 from scillm.certainly.lean_output import (
     LEAN_STANDARD_AXIOMS,
@@ -24,7 +28,8 @@ from scillm.certainly.lean_output import (
     strip_comments,
     theorem_names,
 )
-from scillm.certainly.process import Toolchain, find_toolchain, run
+from scillm.certainly.process import Toolchain, ask, find_toolchain
+from scillm.certainly.screen import screen_lean
 from scillm.certainly.verdict import Message, Verdict, error_verdict
 
 __all__ = ["LEAN_ENV", "LeanChecker", "LeanSource", "assemble", "find_lean"]
@@ -34,13 +39,37 @@ INSTALL_HINT = (
     "install a Lean 4 toolchain with elan (https://github.com/leanprover/elan) and put lean on PATH"
 )
 SOURCE_FILE = "Item.lean"
+# Address space, not resident memory: Lean maps every imported .olean (Mathlib's are gigabytes).
+MEMORY_MB = 32768
 GOAL_NAME = "scillm_goal"
+# Imports precede the statement, so they may only load modules and open namespaces.
+_MODULE = re.compile(r"[\w'«»]+(?:\.[\w'«»]+)*")
+_HEADER = re.compile(r"import(?:[ \t]+[\w'.«»]+)+|open(?:[ \t]+(?:scoped|hiding|[\w'.«»()]+))+")
 _DECLARATION = re.compile(r"\s*(?:theorem|lemma)\s+(«[^»]+»|[^\s:({\[⦃]+).*", re.DOTALL)
 
 
 async def find_lean(configured: str | None = None) -> Toolchain:
-    """lean from the argument, ``SCILLM_LEAN`` or PATH, with its version."""
-    return await find_toolchain("lean4", configured, LEAN_ENV, "lean", INSTALL_HINT)
+    """lean from the argument, ``SCILLM_LEAN`` or PATH, with its version and sandbox needs.
+
+    elan's ``lean`` is a proxy that picks a toolchain at run time; ``--print-prefix`` names the
+    toolchain, and its own ``bin/lean`` is what runs in the sandbox.
+    """
+    found = await find_toolchain("lean4", configured, LEAN_ENV, "lean", INSTALL_HINT)
+    if not found.available or found.path is None:
+        return found
+    ran = await ask(found.path, "--print-prefix")
+    prefix = ran.stdout.strip()
+    if ran.returncode != 0 or not os.path.isdir(prefix):
+        return replace(found, problem=f"{found.path} --print-prefix did not name its toolchain")
+    executable = os.path.join(prefix, "bin", "lean")
+    lean_path = os.environ.get("LEAN_PATH", "")
+    binds = [prefix, *(p for p in lean_path.split(os.pathsep) if p and os.path.exists(p))]
+    return replace(
+        found,
+        path=executable if os.access(executable, os.X_OK) else os.path.realpath(found.path),
+        binds=tuple(dict.fromkeys(os.path.realpath(b) for b in binds)),
+        env=(("LEAN_PATH", lean_path),) if lean_path else (),
+    )
 
 
 @dataclass(frozen=True)
@@ -69,7 +98,12 @@ def assemble(item: ProofItem) -> LeanSource | str:
         goal = declared.group(1) if declared else GOAL_NAME
         header = statement if declared else f"theorem {GOAL_NAME} : {statement}"
         proof = item.proof.strip()
-        lines = [_import_line(entry) for entry in item.imports]
+        lines = [_import_line(entry.strip()) for entry in item.imports]
+        bad = next((entry for entry in lines if not _HEADER.fullmatch(entry)), None)
+        if bad is not None:
+            return (
+                f"import {bad!r} is not allowed: imports may only be module names, import or open"
+            )
         body = "\n".join([*lines, f"{header} {proof if proof.startswith(':=') else ':= ' + proof}"])
     body = body.rstrip("\n") + "\n"
     first = body.count("\n") + 1
@@ -80,8 +114,7 @@ def assemble(item: ProofItem) -> LeanSource | str:
 
 
 def _import_line(entry: str) -> str:
-    entry = entry.strip()
-    return entry if " " in entry else f"import {entry}"
+    return f"import {entry}" if _MODULE.fullmatch(entry) else entry
 
 
 class LeanChecker:
@@ -89,7 +122,7 @@ class LeanChecker:
 
     def __init__(self, toolchain: Toolchain, allowlist: frozenset[str]) -> None:
         assert toolchain.path is not None
-        self._lean = toolchain.path
+        self._toolchain = toolchain
         self._version = toolchain.version
         self._allowed = (allowlist | LEAN_STANDARD_AXIOMS) - {SORRY_AXIOM}
 
@@ -99,18 +132,21 @@ class LeanChecker:
         source = assemble(item)
         if isinstance(source, str):
             verdict = error_verdict(item.id, "lean4", source)
+        elif screened := screen_lean(source.text):
+            verdict = Verdict(item.id, "lean4", "failed", tuple(screened))
         else:
             verdict = await self._run(item, source, timeout_s)
         elapsed_ms = round((time.monotonic() - started) * 1000)
         return replace(verdict, time_ms=elapsed_ms, backend_version=self._version)
 
     async def _run(self, item: ProofItem, source: LeanSource, timeout_s: float) -> Verdict:
-        with tempfile.TemporaryDirectory(prefix="scillm-lean-") as work:
-            (Path(work) / SOURCE_FILE).write_text(source.text, encoding="utf-8")
-            ran = await run([self._lean, "--json", SOURCE_FILE], cwd=work, timeout_s=timeout_s)
+        async with work_dir(self._toolchain, {SOURCE_FILE: source.text}, MEMORY_MB) as box:
+            ran = await box.run(["--json", SOURCE_FILE], timeout_s)
         if ran.timed_out:
             text = f"lean did not finish within the per-item timeout ({timeout_s:g} s); killed"
             return Verdict(item.id, "lean4", "timeout", (Message("error", None, text),))
+        if ran.problem:
+            return Verdict(item.id, "lean4", "failed", (Message("error", None, ran.problem),))
         return judge(
             item.id,
             ran.stdout,

@@ -1,7 +1,8 @@
-"""Run a prover process with a deadline, and find and identify the prover executables.
+"""Find and identify the prover executables with trusted probes (``--version``) on the host.
 
-Each run gets its own process group so a timeout kills the prover and anything it started;
-output is capped so one chatty item cannot exhaust memory.
+A probe gets a deadline and its own process group, and its output is capped. Items are never
+run here; they run in the sandbox (:mod:`scillm.certainly.isolation`). A successful probe is
+cached per executable file (path, inode, size, mtime), so a batch does not pay for it again.
 """
 
 from __future__ import annotations
@@ -15,35 +16,48 @@ import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Ran", "Toolchain", "find_toolchain", "run"]
+__all__ = ["Ran", "Toolchain", "ask", "find_toolchain", "install_prefix", "run"]
 
 OUTPUT_LIMIT = 1 << 20
 READ_CHUNK = 1 << 16
-VERSION_TIMEOUT_S = 20.0
-# After the prover exits (or is killed), its pipes close at once; this only guards against a
+PROBE_TIMEOUT_S = 20.0
+# After the probe exits (or is killed), its pipes close at once; this only guards against a
 # grandchild that left the process group and still holds them.
 DRAIN_GRACE_S = 2.0
 _VERSION = re.compile(r"version (\d+(?:\.\d+)+(?:-[\w.]+)?)")
+_probes: dict[tuple[object, ...], Ran] = {}
 
 
 @dataclass(frozen=True)
 class Ran:
-    """What a process printed; ``timed_out`` means it was killed at the deadline."""
+    """What a process printed; ``timed_out`` means it was killed at the deadline.
+
+    ``problem`` says why a run ended without a prover verdict (memory or output limit, or the
+    sandbox could not be built).
+    """
 
     returncode: int | None
     stdout: str
     stderr: str
     timed_out: bool
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
 class Toolchain:
-    """A prover executable: where it is and its version, or why it cannot be used."""
+    """A prover executable: where it is and its version, or why it cannot be used.
+
+    ``binds`` are the host paths the sandboxed prover must see (read-only): its install tree,
+    library paths, configuration; ``env`` the environment it needs, since the sandbox passes on
+    nothing else.
+    """
 
     backend: str
     path: str | None
     version: str | None
     problem: str | None
+    binds: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
 
     @property
     def available(self) -> bool:
@@ -58,11 +72,10 @@ class Toolchain:
         }
 
 
-async def run(argv: Sequence[str], *, timeout_s: float, cwd: str | None = None) -> Ran:
-    """Run ``argv`` in ``cwd``; kill its process group if it outlives ``timeout_s``."""
+async def run(argv: Sequence[str], *, timeout_s: float) -> Ran:
+    """Run ``argv``; kill its process group if it outlives ``timeout_s``."""
     proc = await asyncio.create_subprocess_exec(
         *argv,
-        cwd=cwd,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -79,7 +92,7 @@ async def run(argv: Sequence[str], *, timeout_s: float, cwd: str | None = None) 
         readers.cancel()
         raise
     finally:
-        # Also runs when the caller is cancelled: never leave a prover behind.
+        # Also runs when the caller is cancelled: never leave a process behind.
         if proc.returncode is None:
             _kill_group(proc.pid)
             await proc.wait()
@@ -103,6 +116,21 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
+async def ask(path: str, *args: str) -> Ran:
+    """Run the trusted probe ``path args``; a successful answer is cached per executable."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return await run([path, *args], timeout_s=PROBE_TIMEOUT_S)
+    key = (path, info.st_ino, info.st_size, info.st_mtime_ns, args)
+    if key not in _probes:
+        ran = await run([path, *args], timeout_s=PROBE_TIMEOUT_S)
+        if ran.returncode != 0:
+            return ran
+        _probes[key] = ran
+    return _probes[key]
+
+
 async def find_toolchain(
     backend: str, configured: str | None, env_var: str, default: str, install_hint: str
 ) -> Toolchain:
@@ -117,10 +145,15 @@ async def find_toolchain(
         problem = f"{wanted!r} not found; {install_hint} (or set {env_var})"
         return Toolchain(backend, None, None, problem)
     try:
-        ran = await run([path, "--version"], timeout_s=VERSION_TIMEOUT_S)
+        ran = await ask(path, "--version")
     except OSError as exc:
         return Toolchain(backend, path, None, f"{path} could not be started: {exc}")
     found = _VERSION.search(ran.stdout + ran.stderr)
     if ran.returncode != 0 or found is None:
         return Toolchain(backend, path, None, f"{path} --version did not report a version")
     return Toolchain(backend, path, found.group(1), None)
+
+
+def install_prefix(executable: str) -> str:
+    """``/opt/tool/bin/tool`` → ``/opt/tool``: the tree that also holds the tool's libraries."""
+    return os.path.dirname(os.path.dirname(os.path.realpath(executable)))

@@ -87,6 +87,9 @@ def _register_builtins() -> None:
     register_provider("litellm", LitellmBackend())
     # Engine bridges: imported on first use.
     register_provider("codeworld", "scillm.codeworld.provider:CodeWorldProvider")
+    register_provider(
+        "certainly", "scillm.certainly.provider:CertainlyProvider", aliases=("lean4",)
+    )
 
 
 _register_builtins()

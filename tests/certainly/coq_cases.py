@@ -1,0 +1,204 @@
+"""The Coq cases every backend test shares: checked once per session in one batch.
+
+``CODE`` and ``STATEMENTS`` exercise the verdict details; ``TRUE`` and ``FALSE`` are the truth
+suite. Every FALSE entry states something false (or hides what it states). ``HONEST`` names
+every case that must be proved; nothing else may be.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CODE: dict[str, str] = {
+    "true": "Theorem t : 1 + 1 = 2. Proof. reflexivity. Qed.",
+    "admitted": "Theorem t : 1 = 2. Proof. Admitted.",
+    "axiom": "Axiom one_eq_two : 1 = 2.\nTheorem t : 1 = 2. Proof. exact one_eq_two. Qed.",
+    "admit": "Theorem t : 1 = 2.\nProof. admit. Admitted.",
+    "admit_qed": "Theorem t : 1 = 2.\nProof. admit. Qed.",
+    "abort": "Theorem t : 1 = 2.\nProof. Abort.",
+    "helper": (
+        "Lemma helper : 1 = 2. Proof. Admitted.\n"
+        "Theorem t : 2 = 3. Proof. rewrite <- helper. Abort.\n"
+        "Theorem u : 2 = 1. Proof. symmetry. exact helper. Qed."
+    ),
+    "syntax": (
+        "Theorem t : 1 = 1.\nProof.\n  reflexivity.\nQed.\nLemma u : 1 = 1.\nProof. intros [|. Qed."
+    ),
+    "wrong": "Theorem t : 1 = 2.\nProof. reflexivity. Qed.",
+    "notation": (
+        'Notation "x = y" := (x = x) : type_scope.\nTheorem t : 1 = 2. Proof. reflexivity. Qed.'
+    ),
+    "new_notation": 'Infix "=?=" := eq (at level 70).\nTheorem t : 1 =?= 1. Proof. easy. Qed.',
+    "abbreviation": "Notation False := True.\nTheorem t : False. Proof. exact I. Qed.",
+    "guard": (
+        "Unset Guard Checking.\nFixpoint loop (n : nat) : False := loop n.\n"
+        "Set Guard Checking.\nTheorem f : False. Proof. exact (loop 0). Qed."
+    ),
+    "classical": (
+        "Require Import Classical.\nTheorem em (P : Prop) : P \\/ ~ P.\nProof. apply classic. Qed."
+    ),
+    "shadow_def": "Definition False := True.\nTheorem t : False. Proof. exact I. Qed.",
+    "shadow_theorem": (
+        "Theorem False : Prop. Proof. exact True. Defined.\nTheorem t : False. Proof. exact I. Qed."
+    ),
+    "shadow_library": (
+        "Require Import List.\nDefinition rev (l : list nat) := l.\n"
+        "Theorem t : forall l : list nat, rev l = l. Proof. reflexivity. Qed."
+    ),
+    "shadow_module": (
+        "Module Nat. Definition add (a b : nat) := 0. End Nat.\n"
+        "Theorem t : Nat.add 2 2 = 0. Proof. reflexivity. Qed."
+    ),
+    "own_names": (
+        "Require Import Arith.\nDefinition double (n : nat) := n + n.\n"
+        "Theorem t : double 2 = 4. Proof. reflexivity. Qed.\nLemma add : 1 = 1. Proof. auto. Qed."
+    ),
+    "redirect": (
+        'Redirect "/tmp/scillm-test-redirect" Check nat.\nTheorem t : True. Proof. exact I. Qed.'
+    ),
+    "nothing": "Definition one := 1.\nCheck one.",
+    "no_theorem": "Check 1.",
+}
+
+STATEMENTS: dict[str, dict[str, Any]] = {
+    "stmt_ok": {
+        "statement": "forall n : nat, n + 0 = n",
+        "proof": "Proof. induction n; simpl; auto. Qed.",
+    },
+    "stmt_decl": {
+        "statement": "Theorem add_0 (n : nat) : n + 0 = n.",
+        "proof": "induction n; simpl; auto.",
+        "imports": ["Arith"],
+    },
+    "stmt_redefined": {
+        "statement": "1 = 2",
+        "proof": "Abort.\nTheorem scillm_goal : 1 = 1. Proof. reflexivity. Qed.",
+    },
+    "stmt_weakened": {
+        "statement": "forall n : nat, n = n + 1",
+        "proof": "Abort.\nTheorem scillm_goal : forall n : nat, n = n + 0. Proof. auto. Qed.",
+    },
+    "stmt_two_sentences": {"statement": "1 = 2. Proof", "proof": "reflexivity."},
+}
+
+
+def code(text: str) -> dict[str, Any]:
+    return {"code": text}
+
+
+def stated(statement: str, proof: str, *imports: str) -> dict[str, Any]:
+    return {"statement": statement, "proof": proof, "imports": list(imports)}
+
+
+TRUE: dict[str, dict[str, Any]] = {
+    "conj": code("Theorem t : True /\\ 1 = 1. Proof. split; reflexivity. Qed."),
+    "refl": code("Theorem t : 2 + 2 = 4. Proof. reflexivity. Qed."),
+    "comm": stated(
+        "forall a b : nat, a + b = b + a", "Proof. intros. apply Nat.add_comm. Qed.", "Arith"
+    ),
+    "lia": stated("forall n : nat, 2 * n = n + n", "Proof. intros; lia. Qed.", "Lia"),
+    "lists": stated(
+        "forall (A : Type) (l m : list A), length (l ++ m) = length l + length m",
+        "Proof. intros. apply app_length. Qed.",
+        "From Coq Require Import List.",
+    ),
+    "induction": code(
+        "Require Import Lia.\n"
+        "Fixpoint sum_to (n : nat) : nat := match n with 0 => 0 | S k => n + sum_to k end.\n"
+        "Theorem gauss : forall n, 2 * sum_to n = n * (n + 1).\n"
+        "Proof. induction n as [|k IH]; simpl; lia. Qed."
+    ),
+    "sealed_module": code(
+        "Module Type T. Parameter one : nat. End T.\n"
+        "Module M : T. Definition one := 1. End M.\n"
+        "Theorem t : M.one = M.one. Proof. reflexivity. Qed."
+    ),
+}
+
+FALSE: dict[str, dict[str, Any]] = {
+    # plain wrong proofs
+    "auto": code("Theorem f : 0 = 1. Proof. auto. Qed."),
+    "lia": code("Require Import Lia.\nTheorem f : forall n : nat, n < n. Proof. intros; lia. Qed."),
+    "borrowed": code(
+        "Lemma one : 1 = 1. Proof. reflexivity. Qed.\nTheorem f : 1 = 2. Proof. exact one. Qed."
+    ),
+    # unfinished proofs
+    "admit_defined": code("Theorem f : 1 = 2. Proof. admit. Defined."),
+    "give_up": code("Theorem f : 1 = 2. Proof. give_up. Admitted."),
+    "ltac_admit": code("Definition f : 1 = 2 := ltac:(admit)."),
+    "abort_redeclare": code(
+        "Theorem f : 1 = 2. Proof. Abort.\nTheorem f : 1 = 1. Proof. reflexivity. Qed."
+    ),
+    "reset": code(
+        "Definition x := 1.\nTheorem f : x = 2. Proof. Admitted.\nReset x.\n"
+        "Definition x := 2.\nTheorem f : x = 2. Proof. reflexivity. Qed."
+    ),
+    "nested_helper": code(
+        "Set Nested Proofs Allowed.\n"
+        "Theorem f : 1 = 2. Proof. Lemma helper : 1 = 2. Admitted. exact helper. Qed."
+    ),
+    "program_obligation": code(
+        "Require Import Program.\nProgram Definition x : {n : nat | n = 1} := 2.\n"
+        "Next Obligation. Admitted.\nTheorem f : 2 = 1. Proof. exact (proj2_sig x). Qed."
+    ),
+    "let_in_section": code(
+        "Section S. Let ax : 1 = 2. Admitted.\nTheorem f : 1 = 2. Proof. exact ax. Qed. End S."
+    ),
+    "sealed_admitted": code(
+        "Module Type T. Parameter bad : 1 = 2. End T.\n"
+        "Module M : T. Definition bad : 1 = 2. Admitted. End M.\n"
+        "Theorem f : 1 = 2. Proof. exact M.bad. Qed."
+    ),
+    # injected axioms
+    "parameter": code("Parameter bad : 1 = 2.\nTheorem f : 1 = 2. Proof. exact bad. Qed."),
+    "conjecture": code("Conjecture bad : False.\nTheorem f : 1 = 2. Proof. destruct bad. Qed."),
+    "context": code("Context (bad : 1 = 2).\nTheorem f : 1 = 2. Proof. exact bad. Qed."),
+    "functor_axiom": code(
+        "Module Type T. Axiom bad : False. End T.\n"
+        "Module F (X : T). Theorem f : False. Proof. exact X.bad. Qed. End F."
+    ),
+    # switched-off kernel checks
+    "bypass_guard": code(
+        "#[bypass_check(guard)] Fixpoint loop (n : nat) : False := loop n.\n"
+        "Theorem f : False. Proof. exact (loop 0). Qed."
+    ),
+    "positivity": code(
+        "Unset Positivity Checking.\nInductive bad := B : (bad -> False) -> bad.\n"
+        "Definition no (b : bad) : False := match b with B g => g b end.\n"
+        "Theorem f : False. Proof. exact (no (B no)). Qed."
+    ),
+    "universes": code("Unset Universe Checking.\nTheorem f : False -> 1 = 2. Proof. easy. Qed."),
+    # statements that do not mean what they say
+    "shadow_nat": code(
+        "Inductive nat := O.\nTheorem f : forall n m : nat, n = m. Proof. intros [] []. auto. Qed."
+    ),
+    # a statement given separately: the checked theorem must state exactly it
+    "section_hypothesis": stated(
+        "1 = 2",
+        "Abort.\nSection S. Hypothesis H : 1 = 2.\n"
+        "Theorem scillm_goal : 1 = 2. Proof. exact H. Qed. End S.",
+    ),
+    "shadow_after_statement": stated(
+        "False",
+        "Abort.\nDefinition False := True.\nTheorem scillm_goal : False. Proof. exact I. Qed.",
+    ),
+    "stated_admitted": stated("1 = 2", "Admitted."),
+    "smuggled_sentence": stated("1 = 2. Admitted. Lemma x : True", "exact I."),
+    "import_definition": stated("False", "Proof. exact I. Qed.", "Definition False := True."),
+    "import_notation": stated(
+        "1 = 2", "Proof. reflexivity. Qed.", 'Notation "x = y" := (x = x) (only parsing).'
+    ),
+    # commands that reach outside the proof
+    "load": code('Load "/etc/hostname".\nTheorem f : 1 = 1. Proof. reflexivity. Qed.'),
+}
+
+
+HONEST = {"true", "nothing", "new_notation", "own_names", "stmt_ok", "stmt_decl"} | {
+    f"true/{name}" for name in TRUE
+}
+CASES: dict[str, dict[str, Any]] = {
+    **{name: {"code": text} for name, text in CODE.items()},
+    **STATEMENTS,
+    **{f"true/{name}": fields for name, fields in TRUE.items()},
+    **{f"false/{name}": fields for name, fields in FALSE.items()},
+}

@@ -1,0 +1,205 @@
+"""The HTTP bridge in-process (FastAPI TestClient): envelope, verdicts, health, refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from scillm.certainly import available_backends
+from scillm.certainly.server import create_app
+from scillm.certainly.settings import BridgeSettings
+from scillm.testing import MockLLMServer
+
+pytestmark = pytest.mark.requires("coqc", apt="coq")
+
+TRUE = "Theorem t : 1 + 1 = 2. Proof. reflexivity. Qed."
+PROOF = (
+    "```coq\nTheorem add_0 : forall n : nat, n + 0 = n.\n```\n"
+    "```coq\nProof. induction n; auto. Qed.\n```"
+)
+SPIN = """Fixpoint spin (n : nat) (b : bool) : bool :=
+  match n with 0 => b | S k => spin k (spin k (negb b)) end.
+Eval vm_compute in spin 200 true.
+Theorem t : True. Proof. exact I. Qed.
+"""
+NO_PROVER = {"coqc_path": "/nonexistent/coqc", "lean_path": "/nonexistent/lean"}
+
+
+@pytest.fixture(scope="module")
+def model() -> Iterator[MockLLMServer]:
+    with MockLLMServer(reply=PROOF) as server:
+        yield server
+
+
+def client(model: MockLLMServer, **settings: Any) -> TestClient:
+    fields = {"model": "openai/mock", "llm_api_base": model.base_url, "llm_api_key": "k"}
+    return TestClient(create_app(BridgeSettings(max_workers=2, **{**fields, **settings})))
+
+
+@pytest.fixture(scope="module")
+def bridge(model: MockLLMServer) -> Iterator[TestClient]:
+    with client(model) as test_client:
+        yield test_client
+
+
+def test_healthz_checks_a_real_proof_and_reports_versions(bridge: TestClient) -> None:
+    resp = bridge.get("/healthz")
+    assert resp.status_code == 200
+    report = resp.json()
+    coq, lean = report["backends"]["coq"], report["backends"]["lean4"]
+    assert report["ok"] is True and coq["available"] and coq["version"]
+    assert coq["proof_check"]["ok"] is True
+    assert coq["proof_check"]["true_statement"] == "proved"
+    assert coq["proof_check"]["false_statement"] == "failed"
+    assert coq["isolation"] in ("bwrap+rlimits", "rlimits-only")
+    assert lean["available"] is False or lean["proof_check"]["ok"] is True
+    assert (
+        report["details"]["default_timeout"] == 60 and report["details"]["model"] == "openai/mock"
+    )
+
+
+def test_a_batch_keeps_ids_order_and_metadata(bridge: TestClient, model: MockLLMServer) -> None:
+    body = {
+        "messages": [{"role": "user", "content": "check these"}],
+        "items": [
+            {"id": "true", "code": TRUE, "metadata": {"source": "unit"}},
+            {"id": "false", "statement": "1 = 2", "proof": "Proof. Admitted."},
+            {"id": "broken", "backend": "coq"},
+            {"code": TRUE},
+        ],
+        "lean4_requirements": [{"requirement_text": "adding zero changes nothing", "id": "req"}],
+        "options": {"session_id": "s-1", "track_id": 7},
+    }
+    resp = bridge.post("/bridge/complete", json=body)
+    assert resp.status_code == 200
+    data = resp.json()
+    results = data["results"]
+    assert data["proof_results"] == results
+    assert [(r["item_id"], r["status"]) for r in results] == [
+        ("true", "proved"),
+        ("false", "failed"),
+        ("broken", "error"),
+        (3, "proved"),
+        ("req", "proved"),
+    ]
+    assert results[0]["metadata"] == {"source": "unit"} and results[0]["backend"] == "coq"
+    assert data["summary"] == {
+        "items": 5,
+        "proved": 3,
+        "failed": 2,
+        "unproved": 2,
+        "unavailable": 0,
+    }
+    assert data["statistics"] == {"successful_proofs": 3, "failed_proofs": 2, "unproved": 2}
+    requirement = results[4]
+    assert requirement["formal_statement"] == "Theorem add_0 : forall n : nat, n + 0 = n."
+    assert requirement["statement_matches"] is True and len(requirement["attempts"]) == 1
+    assert requirement["usage"]["total_tokens"] > 0 and requirement["model"] == "openai/mock"
+    manifest = data["run_manifest"]
+    assert manifest["schema"] == "canonical+certainly@v1"
+    assert (manifest["session_id"], manifest["track_id"]) == ("s-1", "7")
+    assert manifest["item_ids"] == ["true", "false", "broken", 3, "req"]
+    assert manifest["provider"] == {"name": "certainly", "backend": "coq"}
+    assert manifest["backends"]["coq"] and data["duration_ms"] > 0
+
+
+def test_a_lone_user_message_is_the_requirement(bridge: TestClient) -> None:
+    body = {"messages": [{"role": "user", "content": "prove that n + 0 = n"}]}
+    data = bridge.post("/bridge/complete", json=body).json()
+    [result] = data["results"]
+    assert result["requirement"] == "prove that n + 0 = n" and result["status"] == "proved"
+
+
+def test_flags_become_options_and_no_llm_is_honoured(
+    bridge: TestClient, model: MockLLMServer
+) -> None:
+    model.clear()
+    body = {
+        "items": [{"id": "t", "code": TRUE}, {"id": "r", "requirement": "n + 0 = n"}],
+        "lean4_flags": ["--deterministic", "--no-llm", "--max-refinements=0", "--best-of", "3"],
+    }
+    data = bridge.post("/bridge/complete", json=body).json()
+    options = data["run_manifest"]["options"]
+    assert options["deterministic"] is True and options["use_llm"] is False
+    assert (options["max_refinements"], options["best_of"]) == (0, 3)
+    checked, requirement = data["results"]
+    assert checked["status"] == "proved"
+    assert requirement["status"] == "error" and "--no-llm" in requirement["messages"][0]["text"]
+    assert model.requests == []
+
+
+def test_a_hung_item_times_out_and_the_rest_is_kept(bridge: TestClient) -> None:
+    items = [{"id": "spin", "code": SPIN}, {"id": "true", "code": TRUE}]
+    data = bridge.post("/bridge/complete", json={"items": items, "options": {"max_seconds": 3}})
+    spin, true = data.json()["results"]
+    assert spin["status"] == "timeout" and true["status"] == "proved"
+    assert data.json()["run_manifest"]["options"]["max_seconds"] == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"backend": "isabelle", "items": [{"code": TRUE}]}, "unknown backend 'isabelle'"),
+        ({"items": []}, "no items"),
+        ({"messages": [{"role": "system", "content": "x"}]}, "no items"),
+        ({"items": {"code": TRUE}}, "'items' must be a list"),
+        ({"items": [{"code": TRUE}], "lean4_flags": ["--load-path=/etc"]}, "unknown flag"),
+        ({"items": [{"code": TRUE}], "lean4_flags": "--deterministic"}, "list of strings"),
+        (
+            {"items": [{"code": TRUE}], "provider": {"args": {"flags": ["--best-of=99"]}}},
+            "best_of must be an integer from 1 to 8",
+        ),
+        ({"items": [{"code": TRUE}], "lean4_flags": ["--best-of"]}, "needs a value"),
+        ({"items": [{"code": TRUE}], "options": {"max_seconds": -1}}, "max_seconds"),
+        ({"items": [{"code": TRUE}], "options": {"timeout": 5}}, "unknown option(s) timeout"),
+        ([{"code": TRUE}], "JSON object"),
+    ],
+)
+def test_a_malformed_envelope_is_a_400(bridge: TestClient, body: Any, message: str) -> None:
+    resp = bridge.post("/bridge/complete", json=body)
+    assert resp.status_code == 400
+    error = resp.json()["error"]
+    assert message in error["message"] and error["type"] == "invalid_request_error"
+
+
+def test_items_with_an_unknown_backend_get_their_own_errors(bridge: TestClient) -> None:
+    body = {"items": [{"id": "x", "backend": "isabelle", "code": TRUE}, "not an item"]}
+    resp = bridge.post("/bridge/complete", json=body)
+    assert resp.status_code == 200
+    unknown, garbage = resp.json()["results"]
+    assert (
+        unknown["status"] == "error"
+        and "unknown backend 'isabelle'" in unknown["messages"][0]["text"]
+    )
+    assert garbage["status"] == "error" and garbage["item_id"] is None
+
+
+def test_a_body_that_is_not_json_is_a_400(bridge: TestClient) -> None:
+    resp = bridge.post("/bridge/complete", content=b"{not json")
+    assert resp.status_code == 400 and "not valid JSON" in resp.json()["error"]["message"]
+
+
+def test_without_any_prover_both_endpoints_answer_503(model: MockLLMServer) -> None:
+    with client(model, **NO_PROVER) as no_prover:
+        health = no_prover.get("/healthz")
+        resp = no_prover.post("/bridge/complete", json={"items": [{"id": "t", "code": TRUE}]})
+    assert health.status_code == 503 and health.json()["ok"] is False
+    assert resp.status_code == 503 and "apt-get install coq" in resp.json()["error"]["message"]
+
+
+def test_a_backend_that_is_not_installed_is_a_503(bridge: TestClient) -> None:
+    if available_backends()["lean4"]["available"]:
+        pytest.skip("a Lean toolchain is installed here")
+    body = {"backend": "lean4", "items": [{"id": "t", "code": "theorem t : True := trivial"}]}
+    resp = bridge.post("/bridge/complete", json=body)
+    assert resp.status_code == 503 and "lean4" in resp.json()["error"]["message"]
+
+
+def test_settings_refuse_nonsense() -> None:
+    with pytest.raises(ValueError, match="backend"):
+        BridgeSettings(backend="isabelle")
+    with pytest.raises(ValueError, match="unknown bridge setting"):
+        BridgeSettings.from_env(port=1)

@@ -1,0 +1,153 @@
+"""The certainly provider: in-process, and against a real uvicorn bridge on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import uvicorn
+
+import scillm
+from scillm.certainly import available_backends
+from scillm.certainly.server import create_app
+from scillm.certainly.settings import BridgeSettings
+from scillm.errors import BadRequestError, EngineUnavailable
+from scillm.testing import MockLLMServer
+
+pytestmark = pytest.mark.requires("coqc", apt="coq")
+
+USER = [{"role": "user", "content": "check these"}]
+TRUE = "Theorem t : 1 + 1 = 2. Proof. reflexivity. Qed."
+ITEMS = [
+    {"id": "true", "code": TRUE},
+    {"id": "false", "statement": "1 = 2", "proof": "Proof. Admitted."},
+]
+PROOF = "```coq\nTheorem t : forall n : nat, n + 0 = n.\n```\n```coq\nProof. auto. Qed.\n```"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def registered() -> None:
+    """The registration scillm ships (public API; registering again is harmless)."""
+    scillm.register_provider(
+        "certainly", "scillm.certainly.provider:CertainlyProvider", aliases=("lean4",)
+    )
+
+
+@pytest.fixture(scope="module")
+def live_bridge() -> Iterator[str]:
+    """A real bridge (uvicorn) on a free loopback port."""
+    config = uvicorn.Config(
+        create_app(BridgeSettings(max_workers=2, lean_path="/nonexistent/lean")),
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="off",
+        ws="none",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "bridge did not start"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def summary(resp: Any) -> dict[str, int]:
+    return json.loads(resp.choices[0].message.content)  # type: ignore[no-any-return]
+
+
+EXPECTED = {"items": 2, "proved": 1, "failed": 1, "unproved": 1, "unavailable": 0}
+
+
+async def test_in_process_the_reply_is_a_compact_summary_with_the_payload() -> None:
+    resp = await scillm.acompletion("certainly/coq", USER, items=ITEMS, session_id="s")
+    assert summary(resp) == EXPECTED
+    assert resp.model == "certainly/coq" and resp.choices[0].finish_reason == "stop"
+    payload = resp["certainly"]
+    assert resp.additional_kwargs["certainly"] is payload
+    assert [r["status"] for r in payload["results"]] == ["proved", "failed"]
+    assert payload["run_manifest"]["session_id"] == "s"
+    assert resp.usage.total_tokens == 0
+
+
+def test_the_sync_call_and_the_bare_name_work_too() -> None:
+    resp = scillm.completion("certainly", USER, items=ITEMS, backend="coq")
+    assert summary(resp) == EXPECTED and resp.model == "certainly"
+
+
+async def test_a_requirement_is_proved_by_the_configured_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with MockLLMServer(reply=PROOF) as model:
+        monkeypatch.setenv("SCILLM_CERTAINLY_MODEL", "openai/mock")
+        monkeypatch.setenv("OPENAI_BASE_URL", model.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "k")
+        resp = await scillm.acompletion(
+            "certainly/coq", [{"role": "user", "content": "n + 0 = n"}], max_refinements=0
+        )
+    assert summary(resp)["proved"] == 1
+    [result] = resp["certainly"]["results"]
+    assert result["formal_statement"] == "Theorem t : forall n : nat, n + 0 = n."
+    assert resp.usage.total_tokens == result["usage"]["total_tokens"] > 0
+
+
+async def test_streaming_gives_one_chunk_with_the_payload() -> None:
+    stream = await scillm.acompletion("certainly/coq", USER, items=ITEMS, stream=True)
+    chunks = [chunk async for chunk in stream]
+    [chunk] = chunks
+    assert json.loads(chunk.choices[0].delta.content) == EXPECTED
+    assert chunk["certainly"]["summary"]["items"] == 2
+
+
+@pytest.mark.parametrize(
+    ("model", "kwargs", "error", "message"),
+    [
+        ("certainly/isabelle", {}, BadRequestError, "unknown certainly model"),
+        ("certainly/coq", {"backend": "lean4"}, BadRequestError, "checks coq"),
+        ("certainly/coq", {"lean4_flags": ["--shell"]}, BadRequestError, "unknown flag"),
+        ("certainly/coq", {"options": ["x"]}, BadRequestError, "options must be a dict"),
+        ("certainly/coq", {"itmes": []}, BadRequestError, "unknown parameter"),
+        ("lean4", {}, EngineUnavailable, "lean4"),
+    ],
+)
+def test_bad_requests_raise_clear_errors(
+    model: str, kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    items = [{"id": "t", "code": "theorem t : True := trivial"}] if model == "lean4" else ITEMS
+    if model == "lean4" and available_backends()["lean4"]["available"]:
+        pytest.skip("a Lean toolchain is installed here")
+    with pytest.raises(error, match=message):
+        scillm.completion(model, USER, **{"items": items, **kwargs})
+
+
+async def test_a_bridge_url_sends_the_envelope_over_http(
+    live_bridge: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CERTAINLY_BRIDGE_BASE", live_bridge)
+    resp = await scillm.acompletion("certainly/coq", USER, items=ITEMS, track_id="t", timeout=30)
+    assert summary(resp) == EXPECTED
+    manifest = resp["certainly"]["run_manifest"]
+    # The bridge is told to finish before the client gives up.
+    assert manifest["track_id"] == "t" and manifest["options"]["max_seconds"] == 25
+
+
+async def test_api_base_wins_and_bridge_errors_keep_their_status(live_bridge: str) -> None:
+    resp = await scillm.acompletion("certainly", USER, items=ITEMS, api_base=live_bridge + "/")
+    assert summary(resp) == EXPECTED
+    with pytest.raises(BadRequestError, match="unknown option") as caught:
+        await scillm.acompletion(
+            "certainly", USER, items=ITEMS, options={"x": 1}, api_base=live_bridge
+        )
+    assert caught.value.status_code == 400
+    with pytest.raises(scillm.ServerError, match="lean4") as unavailable:
+        await scillm.acompletion("lean4", USER, items=ITEMS, api_base=live_bridge)
+    assert unavailable.value.status_code == 503
