@@ -17,7 +17,11 @@ app.add_typer(serve_app, name="serve")
 console = Console()
 
 # Feature modules add their commands here: each has ``register(app, serve_app)``.
-FEATURE_COMMANDS: tuple[str, ...] = ("scillm.codeworld.cli", "scillm.certainly.cli")
+FEATURE_COMMANDS: tuple[str, ...] = (
+    "scillm.codeworld.cli",
+    "scillm.certainly.cli",
+    "scillm.agent.cli",
+)
 
 
 @app.command()

@@ -90,6 +90,7 @@ def _register_builtins() -> None:
     register_provider(
         "certainly", "scillm.certainly.provider:CertainlyProvider", aliases=("lean4",)
     )
+    register_provider("mini-agent", "scillm.agent.provider:MiniAgentProvider")
 
 
 _register_builtins()

@@ -1,0 +1,106 @@
+"""Settings of the Codex sidecar: argument → environment → default, resolved once at start.
+
+| setting         | environment (first set wins)                   | default                      |
+|-----------------|------------------------------------------------|------------------------------|
+| host, port      | CODEX_SIDECAR_HOST, CODEX_SIDECAR_PORT         | 127.0.0.1, 8077              |
+| codex_cmd       | CODEX_CMD (split like a shell would)           | ``codex`` on PATH            |
+| model           | CODEX_SIDECAR_MODEL                            | the request's, else Codex's  |
+| base_url        | CODEX_SIDECAR_BASE_URL (a Responses API, /v1)  | Codex's own provider         |
+| key_env         | CODEX_SIDECAR_KEY_ENV (names the key variable) | CODEX_SIDECAR_API_KEY        |
+| sandbox         | CODEX_SIDECAR_SANDBOX                          | read-only                    |
+| workdir         | CODEX_SIDECAR_WORKDIR                          | a fresh empty dir per run    |
+| state_dir       | CODEX_SIDECAR_STATE_DIR (per-run CLI homes)    | $XDG_CACHE_HOME/scillm/codex |
+| max_concurrency | CODEX_SIDECAR_MAX_CONCURRENCY, MAX_CONCURRENCY | 4                            |
+| timeout_s       | CODEX_SIDECAR_TIMEOUT_S, ABS_TIMEOUT_S         | 90                           |
+| extra_args      | CODEX_SIDECAR_EXTRA_ARGS (shell-split)         | none                         |
+| token           | CODEX_SIDECAR_TOKEN (bearer for clients)       | none (no auth)               |
+| echo            | CODEX_SIDECAR_ECHO=1, CODEX_ECHO_MODE=1        | off                          |
+
+With ``base_url`` the CLI runs against that server only (``model_provider`` overrides, a private
+``CODEX_HOME`` per run, the key passed in the variable ``key_env`` names when it is set).
+Without it, the CLI uses its own configuration and login (``CODEX_HOME`` or ``~/.codex``).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from scillm._config import env
+
+__all__ = ["DEFAULT_PORT", "REASONING_EFFORTS", "SANDBOX_MODES", "CodexSidecarSettings"]
+
+DEFAULT_PORT = 8077
+SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+
+
+@dataclass(frozen=True)
+class CodexSidecarSettings:
+    """How ``scillm serve codex-sidecar`` runs the Codex CLI (see the module table)."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    codex_cmd: tuple[str, ...] = ("codex",)
+    model: str | None = None
+    base_url: str | None = None
+    key_env: str = "CODEX_SIDECAR_API_KEY"
+    sandbox: str = "read-only"
+    workdir: str | None = None
+    state_dir: str = field(default_factory=lambda: _cache_dir())
+    max_concurrency: int = 4
+    timeout_s: float = 90.0
+    extra_args: tuple[str, ...] = ()
+    token: str | None = None
+    echo: bool = False
+
+    def __post_init__(self) -> None:
+        if self.sandbox not in SANDBOX_MODES:
+            raise ValueError(f"sandbox {self.sandbox!r}: use one of {', '.join(SANDBOX_MODES)}")
+        if self.max_concurrency < 1 or self.timeout_s <= 0 or not self.codex_cmd:
+            raise ValueError("max_concurrency >= 1, timeout_s > 0 and a codex_cmd are required")
+
+    @classmethod
+    def from_env(cls, **given: Any) -> CodexSidecarSettings:
+        """Settings from ``given`` (None means unset), then the environment, then defaults."""
+        cmd, extra = env("CODEX_CMD"), env("CODEX_SIDECAR_EXTRA_ARGS")
+        found: dict[str, Any] = {
+            "host": env("CODEX_SIDECAR_HOST"),
+            "port": _number(int, "CODEX_SIDECAR_PORT"),
+            "codex_cmd": tuple(shlex.split(cmd)) if cmd else None,
+            "model": env("CODEX_SIDECAR_MODEL"),
+            "base_url": env("CODEX_SIDECAR_BASE_URL"),
+            "key_env": env("CODEX_SIDECAR_KEY_ENV"),
+            "sandbox": env("CODEX_SIDECAR_SANDBOX"),
+            "workdir": env("CODEX_SIDECAR_WORKDIR"),
+            "state_dir": env("CODEX_SIDECAR_STATE_DIR"),
+            "max_concurrency": _number(int, "CODEX_SIDECAR_MAX_CONCURRENCY", "MAX_CONCURRENCY"),
+            "timeout_s": _number(float, "CODEX_SIDECAR_TIMEOUT_S", "ABS_TIMEOUT_S"),
+            "extra_args": tuple(shlex.split(extra)) if extra else None,
+            "token": env("CODEX_SIDECAR_TOKEN"),
+            "echo": True if env("CODEX_SIDECAR_ECHO", "CODEX_ECHO_MODE") == "1" else None,
+        }
+        values = {k: v for k, v in found.items() if v is not None}
+        return cls(**values | {k: v for k, v in given.items() if v is not None})
+
+    @property
+    def key_present(self) -> bool:
+        """Whether the upstream key variable is set (it is passed to the CLI when it is)."""
+        return bool(os.environ.get(self.key_env))
+
+
+def _number(kind: type[int] | type[float], *names: str) -> int | float | None:
+    raw = env(*names)
+    if raw is None:
+        return None
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"{names[0]}={raw!r} is not a number") from None
+
+
+def _cache_dir() -> str:
+    base = env("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "scillm", "codex")
