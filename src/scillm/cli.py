@@ -21,6 +21,7 @@ FEATURE_COMMANDS: tuple[str, ...] = (
     "scillm.codeworld.cli",
     "scillm.certainly.cli",
     "scillm.agent.cli",
+    "scillm.batch.cli",
 )
 
 

@@ -1,0 +1,165 @@
+"""The ``scillm batch`` command: a JSONL file of requests → a JSONL file of results.
+
+    scillm batch questions.jsonl -o answers.jsonl --model openai/gpt-4o-mini --rpm 500
+
+Rerunning the same command resumes: rows already in the output are skipped. The exit status is
+0 when every row succeeded, 1 when the output holds failed rows (``--allow-failures``: 0),
+2 for bad options or input (found before any call) and 130 when interrupted (Ctrl-C or
+SIGTERM: rows in flight are dropped, finished ones written).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from scillm.batch.command import BatchOptions, InputError, Plan, execute, prepare
+from scillm.batch.display import format_duration, live_progress
+from scillm.batch.summary import BatchSummary
+
+__all__ = ["batch", "register"]
+
+EXIT_FAILED_ROWS = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def register(app: typer.Typer, serve_app: typer.Typer) -> None:
+    """Add ``scillm batch`` to the command line."""
+    app.command("batch", no_args_is_help=True)(batch)
+
+
+def batch(
+    input_path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="INPUT.jsonl",
+            help='Rows {"id", "messages"} or {"id", "prompt"}, plus any call keys.',
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="Results JSONL; when it exists the run resumes it."),
+    ],
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="provider/model, or a model group of --router-config."),
+    ] = None,
+    router_config: Annotated[
+        Path | None,
+        typer.Option(help="YAML or JSON: {model_list: [...], fallbacks: [...], ...} for a Router."),
+    ] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="Calls in flight.")] = 12,
+    rpm: Annotated[float | None, typer.Option(help="At most this many requests a minute.")] = None,
+    tpm: Annotated[float | None, typer.Option(help="At most this many tokens a minute.")] = None,
+    json_schema: Annotated[
+        Path | None, typer.Option(help="A JSON Schema file every reply must satisfy.")
+    ] = None,
+    deterministic: Annotated[
+        bool, typer.Option(help="Temperature 0 and a seed for every call.")
+    ] = False,
+    cache: Annotated[bool, typer.Option(help="Reuse identical earlier replies (SQLite).")] = False,
+    retry_failed: Annotated[
+        bool, typer.Option(help="Rerun rows whose earlier result is an error.")
+    ] = False,
+    strict: Annotated[bool, typer.Option(help="Stop before any call when a row is bad.")] = False,
+    allow_failures: Annotated[bool, typer.Option(help="Exit 0 even when rows failed.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a live progress line on stderr.")] = True,
+) -> None:
+    """Run every row of INPUT.jsonl through a model into OUTPUT, resumably."""
+    err = Console(stderr=True)
+    options = BatchOptions(
+        input_path,
+        output,
+        model,
+        router_config,
+        concurrency,
+        rpm,
+        tpm,
+        json_schema,
+        deterministic,
+        cache,
+        retry_failed,
+        strict,
+    )
+    try:
+        plan = prepare(options)
+    except InputError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    summary = BatchSummary(path=str(output), total=plan.total)
+    if plan.checkpoint.repaired_bytes:
+        cut = plan.checkpoint.repaired_bytes
+        err.print(f"repaired {output}: cut a torn last line ({cut} bytes)", highlight=False)
+    written = _run(plan, summary, progress, err)
+    _print_summary(summary, plan.checkpoint.summary_path)
+    raise typer.Exit(_exit_code(summary, allow_failures, err) if written else EXIT_FAILED_ROWS)
+
+
+def _run(plan: Plan, summary: BatchSummary, progress: bool, err: Console) -> bool:
+    """Run the plan and write its summary; False when the output could not be written."""
+    try:
+        with live_progress(summary, llm=True) if progress else nullcontext():
+            asyncio.run(execute(plan, summary))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        summary.interrupted = True
+    except OSError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}; the rows written so far are kept")
+        return False
+    finally:
+        try:
+            plan.checkpoint.write_summary(summary.as_dict())
+        except OSError as exc:
+            err.print(f"[yellow]warning:[/] could not write the summary: {escape(str(exc))}")
+        plan.close()
+    return True
+
+
+def _exit_code(summary: BatchSummary, allow_failures: bool, err: Console) -> int:
+    if summary.interrupted:
+        err.print("[yellow]interrupted[/]: rerun the same command to resume")
+        return EXIT_INTERRUPTED
+    if summary.failed_total and not allow_failures:
+        err.print(
+            f"[red]{summary.failed_total} row(s) failed[/] (error rows in {summary.path}); "
+            "rerun with --retry-failed to retry them"
+        )
+        return EXIT_FAILED_ROWS
+    return 0
+
+
+def _print_summary(summary: BatchSummary, summary_path: str) -> None:
+    table = Table(title="scillm batch", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    rows = [
+        ("input rows", f"{summary.total:,}"),
+        ("done earlier (skipped)", f"{summary.skipped:,}"),
+        ("  of them failed, kept", f"{summary.skipped_failed:,}"),
+        ("written now: ok", f"{summary.succeeded:,}"),
+        ("written now: failed", f"{summary.failed:,}"),
+        ("duplicate ids", f"{summary.duplicates:,}"),
+        ("generated ids", f"{summary.generated_ids:,}"),
+        ("bad input rows", f"{summary.bad_input:,}"),
+        ("tokens", f"{summary.tokens:,}"),
+        ("429s", f"{summary.rate_limited:,}"),
+        ("elapsed", format_duration(summary.elapsed_s)),
+        ("rows/s", f"{summary.rows_per_s:,.1f}"),
+        ("output", summary.path),
+        ("summary", summary_path),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console = Console()
+    console.print(table)
+    for problem in summary.problems:
+        console.print(f"[yellow]bad input[/] {escape(problem)}", highlight=False)
+    if summary.bad_input > len(summary.problems):
+        console.print(f"... and {summary.bad_input - len(summary.problems)} more bad rows")

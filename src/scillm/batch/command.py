@@ -1,0 +1,229 @@
+"""``scillm batch`` without the terminal: check everything first, then run the rows.
+
+:func:`prepare` refuses bad options and input before any call (an unreadable input, a bad
+router config or schema, an unwritable output, and with ``strict`` any bad row);
+:func:`execute` runs the rows through a Router with :func:`scillm.batch.engine.drive`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from scillm.batch.buckets import AsyncTokenBucket
+from scillm.batch.checkpoint import JsonlCheckpoint
+from scillm.batch.engine import drive
+from scillm.batch.rowcall import RowCaller
+from scillm.batch.rows import count_rows, read_jobs, survey
+from scillm.batch.summary import MAX_PROBLEMS, BatchSummary
+from scillm.errors import ScillmError
+from scillm.router import Router
+
+__all__ = ["BatchOptions", "InputError", "Plan", "execute", "prepare"]
+
+BURST_SHARE = 0.1
+"""``--rpm``/``--tpm`` buckets hold a tenth of a minute's allowance: short bursts, steady rate."""
+
+
+class InputError(Exception):
+    """Options or input refused before any call (``scillm batch`` exits with status 2)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOptions:
+    """The options of one ``scillm batch`` run (the command line's, as data)."""
+
+    input: Path
+    output: Path
+    model: str | None = None
+    router_config: Path | None = None
+    concurrency: int = 12
+    rpm: float | None = None
+    tpm: float | None = None
+    json_schema: Path | None = None
+    deterministic: bool = False
+    cache: bool = False
+    retry_failed: bool = False
+    strict: bool = False
+
+
+@dataclass(slots=True)
+class Plan:
+    """Everything checked and opened, ready to run."""
+
+    options: BatchOptions
+    router: Router
+    checkpoint: JsonlCheckpoint
+    defaults: dict[str, Any]
+    total: int
+    buckets: dict[str, AsyncTokenBucket] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.router.close()
+        self.checkpoint.close()
+
+
+def _load_structured(path: Path, what: str) -> Any:
+    """JSON, or YAML for ``.yaml``/``.yml`` files (needs PyYAML)."""
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the {what} {path}: {exc.strerror}") from None
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            yaml = importlib.import_module("yaml")
+        except ImportError:
+            raise InputError(
+                f"the {what} {path} is YAML, which needs PyYAML: pip install pyyaml "
+                "(or write it as JSON)"
+            ) from None
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise InputError(f"the {what} {path} is not valid YAML: {exc}") from None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"the {what} {path} is not valid JSON: {exc}") from None
+
+
+def _router_kwargs(options: BatchOptions) -> dict[str, Any]:
+    config: Any = {}
+    if options.router_config is not None:
+        config = _load_structured(options.router_config, "router config")
+        if not isinstance(config, dict):
+            raise InputError(
+                f"the router config {options.router_config} must be a mapping like "
+                "{model_list: [...], fallbacks: [...]}, got " + type(config).__name__
+            )
+        settings = config.pop("router_settings", None) or {}  # litellm proxy's layout
+        config = {**settings, **config}
+    if options.deterministic:
+        config["deterministic"] = True
+    if options.cache:
+        config["cache"] = True
+    return dict(config)
+
+
+def _schema_options(path: Path) -> dict[str, Any]:
+    import jsonschema
+
+    schema = _load_structured(path, "JSON schema")
+    if not isinstance(schema, dict):
+        raise InputError(f"the JSON schema {path} must be a JSON object")
+    inner = schema["schema"] if isinstance(schema.get("schema"), dict) else schema
+    try:
+        jsonschema.validators.validator_for(inner).check_schema(inner)
+    except jsonschema.SchemaError as exc:
+        raise InputError(f"{path} is not a valid JSON Schema: {exc.message}") from None
+    return {"response_mode": "schema_first", "json_schema": schema}
+
+
+def _default_model(options: BatchOptions, router: Router) -> str | None:
+    if options.model:
+        return options.model
+    if options.router_config is not None:
+        groups = router.model_names
+        return groups[0] if len(groups) == 1 else None  # else each row names its group
+    model = Router.resolve_default_model()
+    if model is None:
+        raise InputError(
+            "no model: pass --model provider/model (e.g. openai/gpt-4o-mini) or --router-config"
+        )
+    return model
+
+
+def _check_input(options: BatchOptions) -> int:
+    """The number of input rows; with ``strict``, InputError listing every bad row."""
+    if options.input.is_dir() or not os.access(options.input, os.R_OK):
+        raise InputError(f"cannot read the input file {options.input}")
+    if options.output.exists() and options.output.resolve() == options.input.resolve():
+        raise InputError("the output file must not be the input file")
+    if not options.strict:
+        return count_rows(options.input)
+    rows, problems = survey(options.input)
+    if problems:
+        shown = "\n  ".join(problems[:MAX_PROBLEMS])
+        extra = len(problems) - MAX_PROBLEMS
+        more = f"\n  ... and {extra} more" if extra > 0 else ""
+        raise InputError(
+            f"{options.input} has {len(problems)} bad row(s); --strict stops before any "
+            f"call:\n  {shown}{more}"
+        )
+    return rows
+
+
+def _buckets(options: BatchOptions) -> dict[str, AsyncTokenBucket]:
+    buckets = {}
+    for name, per_minute in (("rpm", options.rpm), ("tpm", options.tpm)):
+        if per_minute is None:
+            continue
+        if not per_minute > 0:
+            raise InputError(f"--{name} must be a positive number, got {per_minute}")
+        burst = max(1.0, per_minute * BURST_SHARE)
+        buckets[name] = AsyncTokenBucket(per_minute / 60, burst, name=name)
+    return buckets
+
+
+def prepare(options: BatchOptions) -> Plan:
+    """Check the options and the input, build the Router and open the output; no call yet."""
+    if options.concurrency < 1:
+        raise InputError(f"--concurrency must be at least 1, got {options.concurrency}")
+    buckets = _buckets(options)
+    total = _check_input(options)
+    defaults = _schema_options(options.json_schema) if options.json_schema else {}
+    try:
+        router = Router(**_router_kwargs(options))
+    except (TypeError, ValueError, ScillmError) as exc:
+        raise InputError(f"the router config is not usable: {exc}") from None
+    try:
+        model = _default_model(options, router)
+        if model is not None:
+            defaults["model"] = model
+        summary_path = f"{options.output}.summary.json"
+        checkpoint = JsonlCheckpoint(options.output, "id", summary_path=summary_path)
+    except OSError as exc:
+        router.close()
+        raise InputError(f"cannot write the output file {options.output}: {exc}") from None
+    except InputError:
+        router.close()
+        raise
+    return Plan(options, router, checkpoint, defaults, total, buckets)
+
+
+@contextmanager
+def _sigterm_cancels(task: asyncio.Task[Any]) -> Iterator[None]:
+    """SIGTERM stops the run like Ctrl-C: in-flight rows are cancelled, finished ones written."""
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
+async def execute(plan: Plan, summary: BatchSummary) -> None:
+    """Run the plan's rows (resuming what its output already holds), updating ``summary``."""
+    task = asyncio.current_task()
+    assert task is not None
+    caller = RowCaller(
+        plan.router, plan.defaults, summary, plan.buckets.get("rpm"), plan.buckets.get("tpm")
+    )
+    with _sigterm_cancels(task):
+        await drive(
+            read_jobs(plan.options.input),
+            caller,
+            plan.checkpoint,
+            summary,
+            max_concurrency=plan.options.concurrency,
+            retry_failed=plan.options.retry_failed,
+        )
