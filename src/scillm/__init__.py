@@ -6,6 +6,14 @@ print(resp.choices[0].message.content)
 """
 
 from scillm._client import acompletion, completion
+from scillm.batch import (
+    AsyncTokenBucket,
+    BatchSummary,
+    JsonlCheckpoint,
+    TokenBucket,
+    run_batch,
+    token_bucket_from_env,
+)
 from scillm.errors import (
     APIError,
     AuthenticationError,
@@ -37,8 +45,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "APIError",
+    "AsyncTokenBucket",
     "AuthenticationError",
     "BadRequestError",
+    "BatchSummary",
     "BudgetExceeded",
     "ChatCompletion",
     "ChatCompletionChunk",
@@ -48,6 +58,7 @@ __all__ = [
     "EngineUnavailable",
     "ImagePolicy",
     "ImagePolicyError",
+    "JsonlCheckpoint",
     "NotFoundError",
     "RateLimitError",
     "RetryPolicy",
@@ -57,10 +68,13 @@ __all__ = [
     "ScillmError",
     "ServerError",
     "TimeoutError",
+    "TokenBucket",
     "UnknownProviderError",
     "__version__",
     "acompletion",
     "completion",
     "provider_names",
     "register_provider",
+    "run_batch",
+    "token_bucket_from_env",
 ]
