@@ -28,13 +28,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import datetime
 import gc
-import importlib.metadata
 import io
 import json
 import os
-import platform
 import pstats
 import socket
 import statistics
@@ -48,6 +45,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypedDict
+
+from _machine import machine_info  # bench/ is on sys.path when a script runs
 
 CLIENTS = ("raw", "scillm", "router", "openai", "litellm")
 MODEL = "mock-model"
@@ -65,6 +64,10 @@ TARGET_ROUTER_EXTRA_CPU_MS = 0.3
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "client_overhead.json"
 WORKER_TIMEOUT_S = 900.0
 HEALTH_TIMEOUT_S = 30.0
+MACHINE_NOTE = (
+    "shared machine: other jobs may run concurrently; the mock server shares the cores "
+    "with the client; see each run's other_cpu_s for interference"
+)
 PACKAGES = ("scillm", "aiohttp", "orjson", "openai", "httpx", "litellm", "rich")
 
 Send = Callable[[], Awaitable[str]]
@@ -435,39 +438,6 @@ def import_wall_s(statement: str, runs: int) -> list[float]:
     return times
 
 
-def machine_info() -> dict[str, Any]:
-    """Where and with what the numbers were taken."""
-    versions: dict[str, str | None] = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    cpu_model = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "cpu_count": os.cpu_count(),
-        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "cpu_model": cpu_model,
-        "platform": platform.platform(),
-        "python": sys.version.split()[0],
-        "python_implementation": platform.python_implementation(),
-        "packages": versions,
-        "loadavg_start": list(os.getloadavg()),
-        "note": (
-            "shared machine: other jobs may run concurrently; the mock server shares the cores "
-            "with the client; see each run's other_cpu_s for interference"
-        ),
-    }
-
-
 def summarize(runs: list[WorkerResult]) -> dict[str, Any]:
     """Median and range of one (client, latency) cell."""
 
@@ -491,7 +461,7 @@ def summarize(runs: list[WorkerResult]) -> dict[str, Any]:
 def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     """Every (latency, repeat, client) run, then the import timings."""
     started = time.perf_counter()
-    info = machine_info()
+    info = machine_info(PACKAGES, MACHINE_NOTE)
     cells: dict[str, dict[str, list[WorkerResult]]] = {}
     for latency in args.latencies:
         key = f"{latency:g}ms"

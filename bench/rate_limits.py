@@ -58,12 +58,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
-import importlib.metadata
 import json
 import math
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -77,6 +74,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+from _machine import machine_info  # bench/ is on sys.path when a script runs
 
 CLIENTS = ("scillm", "scillm-long", "scillm-paced", "litellm", "openai")
 LABELS = {
@@ -107,6 +106,7 @@ RA_TOLERANCE_S = 0.001
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "rate_limits.json"
 WORKER_TIMEOUT_S = 1800.0
 HEALTH_TIMEOUT_S = 30.0
+MACHINE_NOTE = "shared machine; the mock server runs in its own process on the same cores"
 PACKAGES = ("scillm", "aiohttp", "openai", "httpx", "httpx2", "litellm", "rich")
 
 # The rate-limited mock in its own process. It prints its counters when stdin closes (or on
@@ -738,38 +738,10 @@ def targets(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def machine_info() -> dict[str, Any]:
-    """Where and with what the numbers were taken."""
-    versions: dict[str, str | None] = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    cpu_model = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "cpu_count": os.cpu_count(),
-        "cpu_model": cpu_model,
-        "platform": platform.platform(),
-        "python": sys.version.split()[0],
-        "packages": versions,
-        "loadavg_start": list(os.getloadavg()),
-        "note": "shared machine; the mock server runs in its own process on the same cores",
-    }
-
-
 def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     """Each client against its own fresh server, one after the other."""
     started = time.perf_counter()
-    info = machine_info()
+    info = machine_info(PACKAGES, MACHINE_NOTE)
     results: dict[str, dict[str, Any]] = {}
     for client in args.clients:
         print(f"  {client}: running ...", file=sys.stderr, flush=True)
