@@ -19,9 +19,17 @@ Each stage (compile, then run) is one bubblewrap sandbox:
   merged-/usr symlinks) read-only, ``/etc`` reduced to ``ld.so.cache``/``ld.so.conf*``/
   ``alternatives``, the language's install prefix and the Python interpreter's prefix
   (``sys.base_prefix``, e.g. a pyenv tree: it runs the waiter) read-only, a new ``/proc``,
-  a minimal ``/dev``, a private 64 MiB tmpfs ``/tmp``, and a private host temp dir bound
-  writable at ``/sandbox`` (cwd and HOME), deleted afterwards. Nothing else of the host
-  (``/root``, ``/home``, ``/work``, the rest of ``/etc``) exists inside.
+  a minimal ``/dev``, a private 64 MiB tmpfs ``/tmp``, and a private tmpfs of ``disk_mb``
+  (default 128) at ``/sandbox`` (cwd and HOME) holding a copy of the files. Both tmpfs live in
+  host RAM, so they are capped; a full one is ``output_limit`` and ``disk_kb`` reports their
+  use. (A compiler writes the binary into a private host dir, bound there, which is then copied
+  in.) Nothing else of the host (``/root``, ``/home``, ``/work``, the rest of ``/etc``) exists
+  inside.
+- system calls: a seccomp filter (:mod:`scillm.sandbox.seccomp`) refuses new namespaces
+  (``unshare``, ``clone`` with a namespace flag), every mount call, ``ptrace``,
+  ``process_vm_*``, ``pidfd_getfd``, SysV shared memory, ``memfd_create``, keyrings, ``bpf``
+  and ``io_uring``. Without it, ``unshare -Urm`` gave a program a root of its own that could
+  mount a tmpfs holding host RAM outside RLIMIT_AS.
 - processes: ``--die-with-parent`` (the sandbox dies with us), ``--new-session`` (no terminal
   injection). bwrap's init is pid 1; under it runs scillm's waiter (``_waiter_script.py``, run by
   the host's Python interpreter with an empty environment), which reads the program's argv, env
@@ -71,9 +79,9 @@ mode does not hide files or the network, and as root RLIMIT_NPROC does not bind.
 ``SCILLM_BWRAP`` names the bwrap binary (a missing path means "no bwrap").
 ``isolation_available()`` reports what works here, for health checks.
 
-Known limits: disk use in ``/sandbox`` is bounded per file (RLIMIT_FSIZE) and by the timeout,
-not in total; the sandbox can see the host's CPU count and kernel version; for a non-root
-caller the program shares the waiter's uid and can kill it (reported as ``runtime_error``).
+Known limits: the sandbox can see the host's CPU count and kernel version; for a non-root
+caller the program shares the waiter's uid and can kill it (reported as ``runtime_error``), and
+bwrap's own tmpfs (``/``, ``/dev``) is writable by it without a cap.
 Isolation protects the host, not the integrity of results computed inside the sandbox: a
 harness running in the same process as untrusted code can be lied to by it.
 """

@@ -8,10 +8,12 @@ import secrets
 import select
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 __all__ = [
     "BWRAP_ENV",
     "WORKDIR",
+    "Staged",
     "await_teardown",
     "command_started",
     "find_bwrap",
@@ -57,23 +59,37 @@ def pick_uid() -> int | None:
     return UID_BASE + secrets.randbelow(UID_SPAN) if os.geteuid() == 0 else None
 
 
+@dataclass(frozen=True)
+class Staged:
+    """A file copied into a tmpfs work dir: an open fd to read it from, where, and its mode."""
+
+    fd: int
+    name: str
+    mode: int
+
+
 def sandbox_argv(
     bwrap: str,
     command: Sequence[str],
     *,
-    workdir: str,
+    workdir: str | Sequence[Staged],
     read_only: Sequence[str],
     status_fd: int,
+    seccomp_fd: int,
     as_root: bool,
+    disk_bytes: int = 0,
 ) -> list[str]:
-    """bwrap argv that runs ``command`` with ``workdir`` as its private, writable ``/sandbox``.
+    """bwrap argv that runs ``command`` in a private, writable ``/sandbox``.
 
-    ``read_only`` are extra host trees (install prefixes), shown at the same path. A root
-    caller's sandbox has no user namespace (one mapped to host root would exempt the program
-    from RLIMIT_NPROC): ``command`` starts as root with only :data:`WAITER_CAPS` and must drop
-    the program to an unprivileged uid itself. Anyone else gets a user namespace, as bwrap
-    requires. bwrap always sets ``no_new_privs`` and mounts everything ``nosuid``.
-    ``status_fd`` receives bwrap's JSON status (see :func:`await_teardown`).
+    ``workdir`` is a host directory bound there, or the files to copy into a fresh tmpfs of
+    ``disk_bytes`` (host RAM: capped, and gone with the sandbox). ``read_only`` are extra host
+    trees (install prefixes), shown at the same path. A root caller's sandbox has no user
+    namespace (one mapped to host root would exempt the program from RLIMIT_NPROC):
+    ``command`` starts as root with only :data:`WAITER_CAPS` and must drop the program to an
+    unprivileged uid itself. Anyone else gets a user namespace, as bwrap requires. bwrap always
+    sets ``no_new_privs`` and mounts everything ``nosuid``; ``seccomp_fd`` holds the filter of
+    :mod:`scillm.sandbox.seccomp`. ``status_fd`` receives bwrap's JSON status (see
+    :func:`await_teardown`).
     """
     argv = [bwrap, *NAMESPACES]
     if as_root:
@@ -87,9 +103,29 @@ def sandbox_argv(
     argv += ["--proc", "/proc", "--dev", "/dev"]
     argv += ["--perms", "1777", "--size", str(TMP_SIZE), "--tmpfs", "/tmp"]
     argv += _tree_mounts(read_only)
-    argv += ["--bind", workdir, WORKDIR, "--chdir", WORKDIR]
+    if isinstance(workdir, str):
+        argv += ["--bind", workdir, WORKDIR]
+    else:
+        argv += _tmpfs_workdir(workdir, disk_bytes)
+    argv += ["--chdir", WORKDIR, "--seccomp", str(seccomp_fd)]
     argv += ["--json-status-fd", str(status_fd), "--"]
     return [*argv, *command]
+
+
+def _tmpfs_workdir(files: Sequence[Staged], size: int) -> list[str]:
+    """A size-capped tmpfs at ``/sandbox`` holding ``files``; the program may add its own."""
+    argv = ["--perms", "0777", "--size", str(size), "--tmpfs", WORKDIR]
+    made: set[str] = set()
+    for staged in files:
+        parts = staged.name.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            directory = "/".join(parts[:depth])
+            if directory not in made:
+                argv += ["--perms", "0777", "--dir", f"{WORKDIR}/{directory}"]
+                made.add(directory)
+        argv += ["--perms", f"{staged.mode:04o}", "--file", str(staged.fd)]
+        argv.append(f"{WORKDIR}/{staged.name}")
+    return argv
 
 
 def _system_mounts() -> list[str]:

@@ -26,6 +26,7 @@ class Limits:
     memory_mb: int
     output_bytes: int
     reserve_mb: int = 0
+    disk_mb: int = 128  # the tmpfs work dir of a copied-in run (see ``run_stage``)
 
     @property
     def cpu_limit_s(self) -> int:

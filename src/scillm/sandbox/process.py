@@ -33,6 +33,7 @@ class Completed:
     wall_ms: float
     cpu_ms: float
     max_rss_kb: int
+    disk_kb: int | None = None  # what the run left in its tmpfs work dir and /tmp
 
 
 @dataclass

@@ -38,6 +38,8 @@ class SandboxResult:
 
     ``wall_ms``, ``cpu_ms`` and ``max_rss_kb`` describe the run stage (the compile stage when that
     failed); CPU and RSS come from ``wait4`` and include a few ms of sandbox start-up.
+    ``disk_kb`` is what the program left in its tmpfs ``/sandbox`` and ``/tmp`` (None where the
+    work dir is a host directory: rlimits-only, or a stage that reads its output back).
     ``stdout``/``stderr`` are cut at the output limit (``truncated`` says so). ``message`` explains
     every status but ``ok``.
 
@@ -55,6 +57,7 @@ class SandboxResult:
     wall_ms: float = 0.0
     cpu_ms: float = 0.0
     max_rss_kb: int = 0
+    disk_kb: int | None = None
     isolation: str = ISOLATION_NONE
     compile_stderr: str | None = None
     message: str = ""

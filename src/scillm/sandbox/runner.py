@@ -16,9 +16,10 @@ from scillm.sandbox.result import ISOLATION_BWRAP, ISOLATION_RLIMITS, SandboxRes
 from scillm.sandbox.stage import Plan, plan_isolation, run_stage
 from scillm.sandbox.workdir import workdir
 
-__all__ = ["DEFAULT_OUTPUT_LIMIT", "arun", "isolation_available", "run"]
+__all__ = ["DEFAULT_DISK_MB", "DEFAULT_OUTPUT_LIMIT", "arun", "isolation_available", "run"]
 
 DEFAULT_OUTPUT_LIMIT = 1 << 20  # bytes per stream
+DEFAULT_DISK_MB = 128  # the tmpfs work dir
 # Compilers get their own budget: the caller's limits are about the program, not gcc.
 COMPILE_LIMITS = Limits(timeout_s=60, cpu_s=60, memory_mb=2048, output_bytes=DEFAULT_OUTPUT_LIMIT)
 
@@ -37,12 +38,14 @@ def run(
     env: Mapping[str, str] | None = None,
     allow_rlimits_only: bool = False,
     output_limit_bytes: int = DEFAULT_OUTPUT_LIMIT,
+    disk_mb: int = DEFAULT_DISK_MB,
 ) -> SandboxResult:
     """Run untrusted ``code`` (or ``files``) in ``language`` and say what happened.
 
     ``code`` becomes the language's source file (``main.py``, ``main.c``, ...); ``files`` are more
     files for the work dir (relative paths). ``timeout_s`` is wall-clock time for the run,
-    ``cpu_s`` CPU time (default: ``timeout_s``), ``memory_mb`` the address-space limit.
+    ``cpu_s`` CPU time (default: ``timeout_s``), ``memory_mb`` the address-space limit,
+    ``disk_mb`` the size of the tmpfs work dir (``result.disk_kb`` says what was used).
     ``network=True`` is rejected: sandboxed code never has a network. Never raises for a bad
     request or a broken host: the result's ``status`` and ``message`` say so.
 
@@ -50,10 +53,24 @@ def run(
     'cba\\n'
     """
     bad = check_request(
-        code, language, files, args, env, network, timeout_s, cpu_s, memory_mb, output_limit_bytes
+        code,
+        language,
+        files,
+        args,
+        env,
+        network,
+        timeout_s,
+        cpu_s,
+        memory_mb,
+        output_limit_bytes,
+        disk_mb,
     )
     if bad is not None:
         return SandboxResult("rejected", message=bad)
+    try:
+        work, data = sources(code, LANGUAGES[language], files), encode(stdin)
+    except UnicodeError as exc:
+        return SandboxResult("rejected", message=f"the code, files or stdin are not text: {exc}")
     lang = LANGUAGES[language]
     toolchain = locate(lang)
     if toolchain is None:
@@ -67,19 +84,38 @@ def run(
         memory_mb=memory_mb,
         output_bytes=output_limit_bytes,
         reserve_mb=lang.reserve_mb,
+        disk_mb=disk_mb,
     )
-    program = [*_argv(lang.run, lang, toolchain, memory_mb), *args]
     uid = pick_uid() if plan.bwrap else None
-    with workdir(sources(code, lang, files), owner=uid) as path:
-        compile_stderr = None
-        if lang.compile is not None:
-            budget = replace(COMPILE_LIMITS, output_bytes=output_limit_bytes)
-            build = _argv(lang.compile, lang, toolchain, memory_mb)
-            compiled = run_stage(plan, uid, toolchain, path, build, b"", budget, env or {})
-            if compiled.status != "ok":
-                return _compile_failure(compiled)
-            compile_stderr = compiled.stderr
-        ran = run_stage(plan, uid, toolchain, path, program, encode(stdin), limits, env or {})
+    try:
+        with workdir(work, owner=uid) as path:
+            return _stages(plan, uid, lang, toolchain, path, args, data, limits, env or {})
+    except OSError as exc:  # the files could not be laid out (a name too long, a collision)
+        return SandboxResult("rejected", message=f"the files cannot be written: {exc}")
+
+
+def _stages(
+    plan: Plan,
+    uid: int | None,
+    lang: Language,
+    toolchain: Toolchain,
+    path: str,
+    args: Sequence[str],
+    stdin: bytes,
+    limits: Limits,
+    env: Mapping[str, str],
+) -> SandboxResult:
+    """Compile (if the language needs it) in ``path``, then run on a copy of it."""
+    program = [*_argv(lang.run, lang, toolchain, limits.memory_mb), *args]
+    compile_stderr = None
+    if lang.compile is not None:
+        budget = replace(COMPILE_LIMITS, output_bytes=limits.output_bytes)
+        build = _argv(lang.compile, lang, toolchain, limits.memory_mb)
+        compiled = run_stage(plan, uid, toolchain, path, build, b"", budget, env)
+        if compiled.status != "ok":
+            return _compile_failure(compiled)
+        compile_stderr = compiled.stderr
+    ran = run_stage(plan, uid, toolchain, path, program, stdin, limits, env, copy_in=True)
     return replace(ran, compile_stderr=compile_stderr)
 
 
@@ -97,6 +133,7 @@ async def arun(
     env: Mapping[str, str] | None = None,
     allow_rlimits_only: bool = False,
     output_limit_bytes: int = DEFAULT_OUTPUT_LIMIT,
+    disk_mb: int = DEFAULT_DISK_MB,
 ) -> SandboxResult:
     """Async twin of :func:`run`, on a worker thread so the event loop never blocks.
 
@@ -116,6 +153,7 @@ async def arun(
         env=env,
         allow_rlimits_only=allow_rlimits_only,
         output_limit_bytes=output_limit_bytes,
+        disk_mb=disk_mb,
     )
 
 

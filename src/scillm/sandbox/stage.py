@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from scillm.sandbox.bwrap import (
     BWRAP_ENV,
     WORKDIR,
+    Staged,
     await_teardown,
     command_started,
     find_bwrap,
@@ -21,6 +22,7 @@ from scillm.sandbox.languages import Toolchain, this_python
 from scillm.sandbox.limits import Limits
 from scillm.sandbox.process import Completed, drain, execute
 from scillm.sandbox.result import ISOLATION_BWRAP, ISOLATION_RLIMITS, SandboxResult
+from scillm.sandbox.seccomp import filter_fd, supported
 from scillm.sandbox.verdict import verdict
 from scillm.sandbox.waiter import spec_fd, waiter_argv, with_report
 from scillm.sandbox.workdir import workdir
@@ -44,6 +46,8 @@ def plan_isolation(allow_rlimits_only: bool) -> Plan | str:
     bwrap = find_bwrap()
     if bwrap is None:
         why = f"bubblewrap not found (install the 'bubblewrap' package, or fix ${BWRAP_ENV})"
+    elif not supported():
+        why = f"no seccomp filter for this machine's architecture ({os.uname().machine})"
     else:
         why = _probe(bwrap) or ""
         if not why:
@@ -72,14 +76,21 @@ def run_stage(
     stdin: bytes,
     limits: Limits,
     env: Mapping[str, str],
+    *,
+    copy_in: bool = False,
 ) -> SandboxResult:
     """Run ``program`` in work dir ``path`` under ``plan`` and ``limits``, and judge it.
 
-    ``uid`` is the unprivileged uid a root caller's program runs as (it owns ``path``).
+    ``uid`` is the unprivileged uid a root caller's program runs as (it owns ``path``). With
+    ``copy_in`` (and bwrap) the program works on a copy of ``path`` in a tmpfs capped at
+    ``limits.disk_mb``, so what it writes never reaches the host's disk; else ``path`` itself
+    is its work dir (a prover's or compiler's output is read back from there).
     """
     try:
         with ExitStack() as fds:
-            outcome = _execute(plan, uid, toolchain, path, program, stdin, limits, env, fds)
+            outcome = _execute(
+                plan, uid, toolchain, path, program, stdin, limits, env, fds, copy_in
+            )
     except OSError as exc:
         return SandboxResult("sandbox_error", message=f"could not start the sandbox: {exc}")
     if isinstance(outcome, str):
@@ -99,6 +110,7 @@ def run_stage(
         wall_ms=round(done.wall_ms, 3),
         cpu_ms=round(done.cpu_ms, 3),
         max_rss_kb=done.max_rss_kb,
+        disk_kb=done.disk_kb,
         isolation=plan.isolation,
         message=message,
     )
@@ -114,6 +126,7 @@ def _execute(
     limits: Limits,
     env: Mapping[str, str],
     fds: ExitStack,
+    copy_in: bool,
 ) -> tuple[Completed, bool] | str:
     """Run ``[bwrap ...] waiter`` with the program's spec.
 
@@ -122,7 +135,9 @@ def _execute(
     """
     python = this_python()
     home, cwd = (path, path) if plan.bwrap is None else (WORKDIR, None)
-    spec = spec_fd(program, _environment(home, env), limits.rlimits(), uid)
+    tmpfs = copy_in and plan.bwrap is not None
+    measure = (WORKDIR, "/tmp") if tmpfs else ()
+    spec = spec_fd(program, _environment(home, env), limits.rlimits(), uid, measure)
     fds.callback(os.close, spec)
     report_read, report_write = _pipe(fds)
     command = waiter_argv(python.executable, spec, report_write)
@@ -138,15 +153,21 @@ def _execute(
         done = spawn(command, pass_fds=(spec, report_write))
     else:
         status_read, status_write = _pipe(fds)
+        seccomp = filter_fd()
+        fds.callback(os.close, seccomp)
+        files = _staged(path, fds) if tmpfs else path
         argv = sandbox_argv(
             plan.bwrap,
             command,
-            workdir=path,
+            workdir=files,
             read_only=(*toolchain.prefixes, *python.prefixes),
             status_fd=status_write,
+            seccomp_fd=seccomp,
             as_root=uid is not None,
+            disk_bytes=limits.disk_mb << 20,
         )
-        done = spawn(argv, pass_fds=(spec, report_write, status_write))
+        staged_fds = [] if isinstance(files, str) else [f.fd for f in files]
+        done = spawn(argv, pass_fds=(spec, report_write, status_write, seccomp, *staged_fds))
         status = drain(status_read)
         await_teardown(status)
         if not command_started(status) and not (done.timed_out or done.output_exceeded):
@@ -154,6 +175,19 @@ def _execute(
             return f"bwrap could not build the sandbox: {detail}"
     report = drain(report_read)
     return (with_report(done, report), True) if report else (done, False)
+
+
+def _staged(path: str, fds: ExitStack) -> list[Staged]:
+    """Every regular file under ``path``, opened for bwrap to copy (closed with ``fds``)."""
+    staged = []
+    for root, _, names in os.walk(path):
+        for name in sorted(names):
+            fd = os.open(os.path.join(root, name), os.O_RDONLY | os.O_NOFOLLOW)
+            fds.callback(os.close, fd)
+            executable = os.stat(fd).st_mode & 0o100
+            relative = os.path.relpath(os.path.join(root, name), path)
+            staged.append(Staged(fd, relative, 0o777 if executable else 0o666))
+    return staged
 
 
 def _pipe(fds: ExitStack) -> tuple[int, int]:

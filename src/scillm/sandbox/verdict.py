@@ -1,11 +1,12 @@
 """Turn what a process did into a status. Every heuristic of the sandbox lives here.
 
 Order matters: too much output, then the wall clock (both are our own kills), then a clean exit,
-then the CPU limit (RLIMIT_CPU's SIGKILL: a SIGKILL after 80 % of the CPU budget), then memory,
-and anything else is a runtime error. RLIMIT_AS makes allocations fail rather than killing, so
-memory is recognised by the runtime's own report in the tail of stderr (Python ``MemoryError``,
-V8 "heap out of memory", C++ ``std::bad_alloc``, "Cannot allocate memory"), or by a fatal signal
-with a peak RSS of at least 90 % of the limit.
+then the CPU limit (RLIMIT_CPU's SIGKILL: a SIGKILL after 80 % of the CPU budget), then a full
+tmpfs work dir (``output_limit``), then memory, and anything else is a runtime error.
+RLIMIT_AS makes allocations fail rather than killing, so memory is recognised by the runtime's
+own report in the tail of stderr (Python ``MemoryError``, V8 "heap out of memory", C++
+``std::bad_alloc``, "Cannot allocate memory"), or by a fatal signal with a peak RSS of at least
+90 % of the limit.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ STDERR_TAIL = 4096  # the runtime's report is at the end; user output before it 
 # kernel's cputime and the utime/stime split differ, so "near the limit" is generous.
 CPU_KILL_FRACTION = 0.8
 RSS_FRACTION = 0.9
+DISK_FULL_MARKER = "no space left on device"  # ENOSPC, as every runtime spells it
+DISK_FULL_FRACTION = 0.98
 CPU_SIGNALS = frozenset({signal.SIGKILL, signal.SIGXCPU})
 FATAL_SIGNALS = frozenset({signal.SIGKILL, signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS})
 
@@ -44,11 +47,21 @@ def verdict(done: Completed, limits: Limits) -> tuple[Status, str]:
         return "ok", ""
     if done.signal in CPU_SIGNALS and done.cpu_ms >= CPU_KILL_FRACTION * 1000 * limits.cpu_limit_s:
         return "timeout", f"CPU limit of {limits.cpu_limit_s} s exceeded; killed by the kernel"
+    if _disk_full(done, limits):
+        return "output_limit", f"the work dir's disk cap of {limits.disk_mb} MiB was reached"
     if _out_of_memory(done, limits):
         return "memory_limit", f"memory limit of {limits.memory_mb} MiB exceeded"
     if done.signal is not None:
         return "runtime_error", f"killed by {_signal_name(done.signal)}"
     return "runtime_error", f"exited with status {done.exit_code}"
+
+
+def _disk_full(done: Completed, limits: Limits) -> bool:
+    """A tmpfs work dir (``disk_kb`` known) that filled up, by its use or the program's report."""
+    if done.disk_kb is None:
+        return False
+    tail = done.stderr[-STDERR_TAIL:].decode(errors="replace").lower()
+    return DISK_FULL_MARKER in tail or done.disk_kb >= DISK_FULL_FRACTION * limits.disk_mb * 1024
 
 
 def _out_of_memory(done: Completed, limits: Limits) -> bool:

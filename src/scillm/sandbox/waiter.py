@@ -27,12 +27,26 @@ def waiter_argv(python: str, spec: int, report: int) -> list[str]:
 
 
 def spec_fd(
-    argv: Sequence[str], env: Mapping[str, str], rlimits: Mapping[str, int], uid: int | None
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    rlimits: Mapping[str, int],
+    uid: int | None,
+    measure: Sequence[str] = (),
 ) -> int:
-    """An anonymous in-memory file holding the waiter's spec, rewound (the caller closes it)."""
+    """An anonymous in-memory file holding the waiter's spec, rewound (the caller closes it).
+
+    ``measure`` are the sandbox's tmpfs mounts whose use the waiter reports once the program
+    has ended.
+    """
     fd = os.memfd_create("scillm-sandbox-spec")
     # marshal: the waiter is this same interpreter, and unlike json it costs no import there
-    spec = {"argv": list(argv), "env": dict(env), "rlimits": dict(rlimits), "uid": uid}
+    spec = {
+        "argv": list(argv),
+        "env": dict(env),
+        "rlimits": dict(rlimits),
+        "uid": uid,
+        "measure": list(measure),
+    }
     with open(fd, "wb", closefd=False) as handle:
         marshal.dump(spec, handle)
     os.lseek(fd, 0, os.SEEK_SET)
@@ -40,8 +54,8 @@ def spec_fd(
 
 
 def with_report(done: Completed, report: bytes) -> Completed:
-    """``done`` with the program's own exit status, CPU time and peak RSS from the report."""
-    status, utime, stime, maxrss = report.split()
+    """``done`` with the program's own exit status, CPU time, peak RSS and disk use."""
+    status, utime, stime, maxrss, disk = report.split()
     code = os.waitstatus_to_exitcode(int(status))
     return replace(
         done,
@@ -49,4 +63,5 @@ def with_report(done: Completed, report: bytes) -> Completed:
         signal=-code if code < 0 else None,
         cpu_ms=(float(utime) + float(stime)) * 1000,
         max_rss_kb=int(maxrss),
+        disk_kb=int(disk) if int(disk) >= 0 else None,
     )
