@@ -6,6 +6,12 @@ space, output size via RLIMIT_FSIZE on files) and in its own process group, so a
 everything it started. CPU per call is the children's rusage delta; for interpreted languages the
 CPU of an empty program (``startup`` argv) is reported so the host can discount start-up.
 One JSON line per event goes to stdout. Standard library only: the sandbox cannot see scillm.
+
+This file is trusted, the program is not. For a root caller the driver runs as the sandbox's
+root with CAP_SETUID/CAP_SETGID, and each process it starts (the compiler, each call) runs as a
+fresh uid of its own (``$SCILLM_SANDBOX_UIDS`` on): a program can neither signal, trace nor
+read the driver (``/proc/<pid>/fd``, ``pidfd_getfd``), and everything of a call's uid is killed
+once the call ends. ``spec.json`` is deleted before anything untrusted runs.
 """
 
 from __future__ import annotations
@@ -28,15 +34,19 @@ SIGKILL, SIGXCPU, SIGXFSZ = 9, 24, 25
 CPU_KILL_FRACTION = 0.8  # as in scillm.sandbox.verdict: RLIMIT_CPU fires a little early
 STDERR_TAIL = 4096
 COMPILE_FILE_BYTES = 64 << 20  # the compiler writes the binary
+MAX_PROCESSES = 64
 
 
 def main() -> None:
     start = int(sys.argv[1])
     with open("spec.json", encoding="utf-8") as spec_file:
         spec = json.load(spec_file)
+    os.unlink("spec.json")
+    base = os.environ.get("SCILLM_SANDBOX_UIDS")
+    spec["first_uid"] = int(base) if base else None
     if spec["compile"]:
         limits = (spec["compile_timeout_s"], spec["compile_memory"], COMPILE_FILE_BYTES)
-        built = execute(spec["compile"], b"", *limits, spec)
+        built = execute(spec["compile"], b"", *limits, spec, job=0)
         if built["status"] == "sandbox_error":
             emit({"event": "sandbox_error", "message": built["message"]})
             return
@@ -44,13 +54,17 @@ def main() -> None:
             message = (built["stderr"] + built["stdout"]).strip() or built["message"]
             emit({"event": "compile_error", "message": message})
             return
+    os.chmod("prog", 0o755)  # calls may not change the program, nor leave files for the next
     run_limits = (spec["memory"], spec["output_cap"] + 1)
-    startup = execute(spec["startup"], b"", 10, *run_limits, spec) if spec["startup"] else None
+    startup = (
+        execute(spec["startup"], b"", 10, *run_limits, spec, job=1) if spec["startup"] else None
+    )
     startup_ms = startup["cpu_ms"] if startup and startup["status"] == "ok" else None
     emit({"event": "loaded", "startup_cpu_ms": startup_ms})
     for index in range(start, len(spec["calls"])):
         call = spec["calls"][index]
-        record = execute(spec["run"], call["stdin"].encode(), call["timeout_s"], *run_limits, spec)
+        stdin = call["stdin"].encode()
+        record = execute(spec["run"], stdin, call["timeout_s"], *run_limits, spec, job=index + 2)
         emit({"event": "call", "index": index, **record})
     emit({"event": "done"})
 
@@ -62,10 +76,12 @@ def execute(
     memory: int,
     file_bytes: int,
     spec: dict[str, Any],
+    job: int,
 ) -> dict[str, Any]:
-    """Run ``argv`` in ``prog/`` and describe how it ended."""
+    """Run ``argv`` in ``prog/`` as job number ``job`` and describe how it ended."""
     cpu_limit = math.ceil(timeout_s) + 1
-    limits = rlimits(cpu_limit, memory, file_bytes)
+    uid = None if spec["first_uid"] is None else spec["first_uid"] + job
+    limits = confine(cpu_limit, memory, file_bytes, uid)
     before = children_cpu()
     wall = time.perf_counter()
     with open("out.bin", "w+b") as out, open("err.bin", "w+b") as err:
@@ -86,13 +102,13 @@ def execute(
             proc.communicate(stdin, timeout=timeout_s)
         except subprocess.TimeoutExpired:
             timed_out = True
-            kill_group(proc.pid)
+            kill_leftovers(proc.pid, uid)
             proc.wait()
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(spec["output_cap"] + 1), err.read()[-STDERR_TAIL:]
     cpu_ms = (children_cpu() - before) * 1000
-    kill_group(proc.pid)  # anything it left running in its group
+    kill_leftovers(proc.pid, uid)  # anything it left running
     status, message = classify(proc.returncode, timed_out, cpu_ms, cpu_limit, stdout, stderr, spec)
     return {
         "status": status,
@@ -130,11 +146,19 @@ def classify(
     return "error", f"exited with status {code}"
 
 
-def rlimits(cpu_s: int, memory: int, file_bytes: int) -> Callable[[], None]:
+def confine(cpu_s: int, memory: int, file_bytes: int, uid: int | None) -> Callable[[], None]:
+    """What the child does before exec: its own uid (all three: no capability is left), then
+    the limits."""
+
     def apply() -> None:
+        if uid is not None:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s))
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
+        resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
 
     return apply
 
@@ -144,9 +168,21 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, SIGKILL)
+def kill_leftovers(pid: int, uid: int | None) -> None:
+    """Kill every process of ``uid`` (the driver may not signal it: that uid does), else the
+    child's process group."""
+    if uid is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, SIGKILL)
+        return
+    killer = os.fork()
+    if killer == 0:
+        try:
+            os.setresuid(uid, uid, uid)
+            os.kill(-1, SIGKILL)  # every process this uid may signal, but the caller
+        finally:
+            os._exit(0)
+    os.waitpid(killer, 0)
 
 
 def emit(record: dict[str, Any]) -> None:

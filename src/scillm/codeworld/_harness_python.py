@@ -1,123 +1,238 @@
 """CodeWorld's function harness, run inside the sandbox: ``python -I -S -B main.py START``.
 
-Loads the program (``spec.json``'s ``filename``, e.g. ``solution.py``) as a module, finds the
-entrypoint, and calls it once per call in ``spec.json`` (``{"filename", "entrypoints",
-"calls": [{"args", "timeout_s"}], "load_timeout_s", "output_cap", "stdout_cap"}``) from index
-START on, timing each call with the process's CPU time (so interpreter start-up is not counted).
-It reports one JSON line per event on a private copy of stdout; the program's own fd 1 goes to
-/dev/null and ``print`` is captured per call. Per-call time limits use SIGALRM; the sandbox's
-limits are the backstop (the host re-runs from the call after one that killed the process).
-Standard library only: the sandbox cannot see scillm.
+This file is scillm's and trusted; the program under test is not. The harness never runs the
+program's code in its own process. For a root caller it runs as the sandbox's root with only
+CAP_SETUID/CAP_SETGID, and ``$SCILLM_SANDBOX_UIDS`` is the first of the fresh uids it may use.
+
+It reads ``spec.json`` (``{"filename", "entrypoints", "calls": [{"args", "timeout_s"}],
+"load_timeout_s", "memory", "output_cap", "stdout_cap"}``), deletes it and makes the work dir
+read-only for others, then forks one child per job: first a load probe (is the program valid,
+which entrypoint does it define), then one child per call from index START. Each child drops
+to a uid of its own (``base + job``; no uid switch for a non-root caller), gets the call's
+rlimits (CPU, address space, processes), loads the program (its module-level code runs there),
+calls the entrypoint and writes one JSON record on a pipe that only it holds. The harness alone
+judges the call: the wall-clock deadline, the exit status, CPU time and peak memory (``wait4``
+on the child) are measured from outside; from the child it takes only the returned value (or
+the exception), which no other call's code could have written. After each call every process
+of that uid is killed, so nothing a call leaves behind can touch the next one.
+
+One JSON line per event goes to the harness's stdout (the children's stdout and stderr are
+/dev/null; ``print`` is captured per call into the record). Standard library only: the
+sandbox cannot see scillm.
 """
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import io
 import json
+import math
 import os
 import resource
+import select
 import sys
 import time
-
-# The public ``signal`` module imports enum (~7 ms per run); its C core has no stubs.
-from _signal import ITIMER_REAL, SIGALRM, setitimer, signal  # type: ignore[import-not-found]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any, TextIO
+    from typing import Any
 
 MESSAGE_CAP = 2000
-FILENAME = "solution.py"  # set from the spec; tracebacks are reported against this file
-
-
-class Expired(BaseException):
-    """The call ran past its time limit (a BaseException, so ``except Exception`` misses it)."""
-
-
-def on_alarm(signum: int, frame: object) -> None:
-    raise Expired
+SIGKILL = 9
+CPU_KILL_FRACTION = 0.8  # as in scillm.sandbox.verdict: RLIMIT_CPU fires a little early
+MAX_PROCESSES = 64
+RECORD_SLACK = 1 << 16  # a record's JSON around its output and captured stdout
+# What a child may report; a timeout, its CPU time and memory are the harness's to measure.
+REPORTABLE = ("ok", "error", "memory_limit", "output_limit", "sandbox_error")
 
 
 def main() -> None:
     start = int(sys.argv[1])
-    global FILENAME
     with open("spec.json", encoding="utf-8") as spec_file:
         spec = json.load(spec_file)
-    FILENAME = spec["filename"]
-    report = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-    signal(SIGALRM, on_alarm)
-    entry = load(spec, report)
-    if entry is None:
-        return
-    for index in range(start, len(spec["calls"])):
-        args, timeout_s = spec["calls"][index]["args"], spec["calls"][index]["timeout_s"]
-        record = invoke(functools.partial(entry, *args), timeout_s, spec)
-        emit(report, {"event": "call", "index": index, **record})
-    emit(report, {"event": "done"})
-
-
-def load(spec: dict[str, Any], report: TextIO) -> Callable[..., Any] | None:
-    with open(FILENAME, encoding="utf-8", errors="replace") as source_file:
+    lock_work_dir()
+    base = os.environ.get("SCILLM_SANDBOX_UIDS")
+    first_uid = int(base) if base else None
+    with open(spec["filename"], encoding="utf-8", errors="replace") as source_file:
         source = source_file.read()
     try:
-        code = compile(source, FILENAME, "exec", dont_inherit=True)
+        code = compile(source, spec["filename"], "exec", dont_inherit=True)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        emit(report, {"event": "compile_error", "message": describe(exc)})
-        return None
-    module = FILENAME.removesuffix(".py")
-    namespace: dict[str, Any] = {"__name__": module, "__builtins__": __builtins__}
-    outcome = invoke(lambda: exec(code, namespace), spec["load_timeout_s"], spec)
-    if outcome["status"] != "ok":
-        emit(report, {"event": "load_error", **outcome})
-        return None
-    for name in spec["entrypoints"]:
-        if callable(namespace.get(name)):
-            emit(report, {"event": "loaded", "entrypoint": name})
-            return namespace[name]  # type: ignore[no-any-return]
-    names = " or ".join(repr(n) for n in spec["entrypoints"])
-    emit(report, {"event": "no_entrypoint", "message": f"the program defines no function {names}"})
-    return None
+        emit({"event": "compile_error", "message": describe(exc, spec["filename"])})
+        return
+    probe = run_child(lambda: load(code, spec), spec["load_timeout_s"], spec, uid_of(first_uid, 0))
+    entry = probe.get("output") if probe["status"] == "ok" else None
+    if probe["status"] != "ok":
+        emit({"event": "load_error", **probe})
+        return
+    if not isinstance(entry, str):
+        names = " or ".join(repr(n) for n in spec["entrypoints"])
+        emit({"event": "no_entrypoint", "message": f"the program defines no function {names}"})
+        return
+    emit({"event": "loaded", "entrypoint": entry})
+    for index in range(start, len(spec["calls"])):
+        call = spec["calls"][index]
+
+        def job(args: list[Any] = call["args"]) -> Any:
+            return load(code, spec, entry)(*args)
+
+        record = run_child(job, call["timeout_s"], spec, uid_of(first_uid, index + 1))
+        emit({"event": "call", "index": index, **record})
+    emit({"event": "done"})
 
 
-def invoke(fn: Callable[[], Any], timeout_s: float, spec: dict[str, Any]) -> dict[str, Any]:
-    """Run ``fn`` under a time limit; the record says how it ended and what it cost."""
+def lock_work_dir() -> None:
+    """Delete the spec and leave the other files read-only for the children (a root harness
+    owns them; for a non-root caller the children share its uid and this changes nothing)."""
+    os.unlink("spec.json")
+    for name in os.listdir("."):
+        if os.path.isfile(name):
+            os.chmod(name, 0o644)
+    os.chmod(".", 0o755)
+
+
+def uid_of(first: int | None, job: int) -> int | None:
+    return None if first is None else first + job
+
+
+def load(code: Any, spec: dict[str, Any], entry: str | None = None) -> Any:
+    """Run the program's module-level code; the probe returns the entrypoint's name, a call
+    gets the function itself."""
+    namespace: dict[str, Any] = {"__name__": spec["filename"].removesuffix(".py")}
+    namespace["__builtins__"] = __builtins__
+    exec(code, namespace)
+    if entry is not None:
+        return namespace[entry]
+    return next((n for n in spec["entrypoints"] if callable(namespace.get(n))), None)
+
+
+def run_child(
+    job: Callable[[], Any], timeout_s: float, spec: dict[str, Any], uid: int | None
+) -> dict[str, Any]:
+    """Run ``job`` in a fresh child under the limits; the record says how it ended."""
+    read_end, write_end = os.pipe()
+    cpu_limit = math.ceil(timeout_s) + 1
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        child(job, write_end, cpu_limit, spec, uid)
+    os.close(write_end)
+    raw, timed_out = collect(pid, read_end, started + timeout_s, spec)
+    kill_leftovers(pid, uid)  # the harness may not signal another uid: that uid does it
+    _, status, usage = os.wait4(pid, 0)
+    wall_ms = (time.monotonic() - started) * 1000
+    cpu_ms = (usage.ru_utime + usage.ru_stime) * 1000
+    base = {"cpu_ms": cpu_ms, "wall_ms": wall_ms, "max_rss_kb": usage.ru_maxrss}
+    if timed_out:
+        return {"status": "timeout", "message": f"ran longer than {timeout_s:g} s", **base}
+    code = os.waitstatus_to_exitcode(status)
+    if code in (-SIGKILL, -24) and cpu_ms >= CPU_KILL_FRACTION * 1000 * cpu_limit:
+        return {"status": "timeout", "message": f"CPU limit of {cpu_limit} s exceeded", **base}
+    record = parse(raw) if code == 0 else None
+    if record is None:
+        why = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
+        return {"status": "error", "message": f"the program ended its process: {why}", **base}
+    return {**record, **base}
+
+
+def collect(pid: int, fd: int, deadline: float, spec: dict[str, Any]) -> tuple[bytes, bool]:
+    """Read the child's record until it exits; True as well when the deadline passed first."""
+    cap = spec["output_cap"] + spec["stdout_cap"] * 4 + RECORD_SLACK
+    received = bytearray()
+    pidfd = os.pidfd_open(pid)
+    watched = [fd, pidfd]
+    timed_out = False
+    try:
+        while pidfd in watched:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                break
+            ready, _, _ = select.select(watched, [], [], left)
+            if pidfd in ready:  # exited: take what it wrote, whoever still holds the pipe
+                watched.remove(pidfd)
+                os.set_blocking(fd, False)
+            reading = fd in ready or pidfd not in watched
+            if reading and not read_into(fd, received, cap) and fd in watched:
+                watched.remove(fd)
+    finally:
+        os.close(pidfd)
+        os.close(fd)
+    return bytes(received[:cap]), timed_out
+
+
+def read_into(fd: int, buffer: bytearray, cap: int) -> bool:
+    """Append what the pipe holds now (up to ``cap``); False at its end or when it is empty."""
+    while len(buffer) <= cap:
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return False
+        if not chunk:
+            return False
+        buffer += chunk
+        if os.get_blocking(fd):
+            return True
+    return False
+
+
+def child(
+    job: Callable[[], Any], fd: int, cpu_limit: int, spec: dict[str, Any], uid: int | None
+) -> None:
+    """The forked child: become untrusted, run ``job``, write its record, exit."""
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+        for target in (0, 1, 2):
+            os.dup2(null, target)
+        os.closerange(3, fd)
+        os.closerange(fd + 1, 1 << 16)
+        os.setsid()
+        if uid is not None:  # all three ids non-zero: the kernel clears every capability
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+        for kind, value in (
+            (resource.RLIMIT_CPU, cpu_limit),
+            (resource.RLIMIT_AS, spec["memory"]),
+            (resource.RLIMIT_NPROC, MAX_PROCESSES),
+        ):
+            resource.setrlimit(kind, (value, value))
+    except BaseException as exc:  # never run the program half-confined
+        os.write(fd, json.dumps({"status": "sandbox_error", "message": repr(exc)}).encode())
+        os._exit(0)
+    os.write(fd, json.dumps(invoke(job, spec)).encode())
+    os._exit(0)
+
+
+def invoke(job: Callable[[], Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """Call ``job`` with ``print`` captured; its value or exception, as a record."""
     captured = io.StringIO()
     sys.stdout = captured
-    status, value, message = "ok", None, ""
-    wall, cpu = time.perf_counter(), cpu_seconds()
     try:
-        try:
-            setitimer(ITIMER_REAL, timeout_s)
-            value = fn()
-        finally:
-            setitimer(ITIMER_REAL, 0)
-    except Expired:
-        status, message = "timeout", f"ran longer than {timeout_s:g} s"
+        value = job()
     except MemoryError:
-        status, message = "memory_limit", "MemoryError: the memory limit was reached"
+        record = {"status": "memory_limit", "message": "MemoryError: the memory limit was reached"}
     except BaseException as exc:  # the program's exceptions, SystemExit included, are verdicts
-        status, message = "error", describe(exc)
-    cpu_ms = (cpu_seconds() - cpu) * 1000
-    wall_ms = (time.perf_counter() - wall) * 1000
+        record = {"status": "error", "message": describe(exc, spec["filename"])}
+    else:
+        record = encode(value, spec["output_cap"])
     sys.stdout = sys.__stdout__
-    record = {"status": status, "message": message, "cpu_ms": cpu_ms, "wall_ms": wall_ms}
     record["stdout"] = captured.getvalue()[: spec["stdout_cap"]]
-    if status == "ok":
-        record.update(encode(value, spec["output_cap"]))
     return record
 
 
-def cpu_seconds() -> float:
-    """CPU time of the whole process (all threads), to the microsecond.
-
-    Not ``time.process_time()``: with RLIMIT_CPU set (the sandbox sets it) Linux samples the
-    process clock only at scheduler ticks, so short calls would all measure 0 or one tick.
-    """
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+def parse(raw: bytes) -> dict[str, Any] | None:
+    """The child's record, if it is one; a call cannot claim a timeout or its own costs."""
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or record.get("status") not in REPORTABLE:
+        return None
+    allowed = ("status", "message", "output", "stdout")
+    return {key: record[key] for key in allowed if key in record}
 
 
 def encode(value: Any, cap: int) -> dict[str, Any]:
@@ -129,10 +244,30 @@ def encode(value: Any, cap: int) -> dict[str, Any]:
         return {"status": "error", "message": f"returned a {kind}, which is not JSON data: {exc}"}
     if len(text) > cap:
         return {"status": "output_limit", "message": f"return value over {cap} bytes as JSON"}
-    return {"output": value}
+    return {"status": "ok", "output": value}
 
 
-def describe(exc: BaseException) -> str:
+def kill_leftovers(pid: int, uid: int | None) -> None:
+    """Kill everything the call started: every process of its uid, else its session's group."""
+    if uid is None:
+        signal_quietly(-pid)
+        return
+    killer = os.fork()
+    if killer == 0:
+        try:
+            os.setresuid(uid, uid, uid)
+            signal_quietly(-1)  # every process this uid may signal, but the caller
+        finally:
+            os._exit(0)
+    os.waitpid(killer, 0)
+
+
+def signal_quietly(target: int) -> None:
+    with contextlib.suppress(OSError):  # gone already
+        os.kill(target, SIGKILL)
+
+
+def describe(exc: BaseException, filename: str) -> str:
     """``ZeroDivisionError: division by zero (solution.py, line 3)``."""
     text = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, SyntaxError):  # its text already says where
@@ -140,17 +275,17 @@ def describe(exc: BaseException) -> str:
     line = None
     tb = exc.__traceback__
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == FILENAME:
+        if tb.tb_frame.f_code.co_filename == filename:
             line = tb.tb_lineno
         tb = tb.tb_next
     if line is not None:
-        text += f" ({FILENAME}, line {line})"
+        text += f" ({filename}, line {line})"
     return text[:MESSAGE_CAP]
 
 
-def emit(report: TextIO, record: dict[str, Any]) -> None:
-    report.write(json.dumps(record) + "\n")
-    report.flush()
+def emit(record: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(record) + "\n")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -118,6 +118,7 @@ class SandboxPool:
                 memory_mb=program.memory_mb,
                 allow_rlimits_only=self.allow_rlimits_only,
                 output_limit_bytes=PROCESS_OUTPUT_LIMIT,
+                supervisor=True,
             )
 
 
@@ -137,6 +138,7 @@ def function_program(
         "entrypoints": list(entrypoints),
         "calls": [{"args": list(args), "timeout_s": timeout} for args, timeout in calls],
         "load_timeout_s": LOAD_TIMEOUT_S,
+        "memory": memory_mb << 20,
         "output_cap": OUTPUT_CAP,
         "stdout_cap": CAPTURE_CAP,
     }

@@ -39,6 +39,7 @@ def run(
     allow_rlimits_only: bool = False,
     output_limit_bytes: int = DEFAULT_OUTPUT_LIMIT,
     disk_mb: int = DEFAULT_DISK_MB,
+    supervisor: bool = False,
 ) -> SandboxResult:
     """Run untrusted ``code`` (or ``files``) in ``language`` and say what happened.
 
@@ -48,6 +49,10 @@ def run(
     ``disk_mb`` the size of the tmpfs work dir (``result.disk_kb`` says what was used).
     ``network=True`` is rejected: sandboxed code never has a network. Never raises for a bad
     request or a broken host: the result's ``status`` and ``message`` say so.
+
+    ``supervisor=True`` is for scillm's own test harnesses, never for untrusted code: the
+    program keeps root's CAP_SETUID/CAP_SETGID (root callers) to run what it tests as other
+    uids (see :func:`scillm.sandbox.stage.run_stage`).
 
     >>> run("import sys; print(sys.stdin.read()[::-1])", stdin="abc").stdout
     'cba\\n'
@@ -89,7 +94,9 @@ def run(
     uid = pick_uid() if plan.bwrap else None
     try:
         with workdir(work, owner=uid) as path:
-            return _stages(plan, uid, lang, toolchain, path, args, data, limits, env or {})
+            return _stages(
+                plan, uid, lang, toolchain, path, args, data, limits, env or {}, supervisor
+            )
     except OSError as exc:  # the files could not be laid out (a name too long, a collision)
         return SandboxResult("rejected", message=f"the files cannot be written: {exc}")
 
@@ -104,6 +111,7 @@ def _stages(
     stdin: bytes,
     limits: Limits,
     env: Mapping[str, str],
+    supervisor: bool,
 ) -> SandboxResult:
     """Compile (if the language needs it) in ``path``, then run on a copy of it."""
     program = [*_argv(lang.run, lang, toolchain, limits.memory_mb), *args]
@@ -115,7 +123,9 @@ def _stages(
         if compiled.status != "ok":
             return _compile_failure(compiled)
         compile_stderr = compiled.stderr
-    ran = run_stage(plan, uid, toolchain, path, program, stdin, limits, env, copy_in=True)
+    ran = run_stage(
+        plan, uid, toolchain, path, program, stdin, limits, env, copy_in=True, supervisor=supervisor
+    )
     return replace(ran, compile_stderr=compile_stderr)
 
 
@@ -134,6 +144,7 @@ async def arun(
     allow_rlimits_only: bool = False,
     output_limit_bytes: int = DEFAULT_OUTPUT_LIMIT,
     disk_mb: int = DEFAULT_DISK_MB,
+    supervisor: bool = False,
 ) -> SandboxResult:
     """Async twin of :func:`run`, on a worker thread so the event loop never blocks.
 
@@ -154,6 +165,7 @@ async def arun(
         allow_rlimits_only=allow_rlimits_only,
         output_limit_bytes=output_limit_bytes,
         disk_mb=disk_mb,
+        supervisor=supervisor,
     )
 
 

@@ -27,9 +27,10 @@ from scillm.sandbox.verdict import verdict
 from scillm.sandbox.waiter import spec_fd, waiter_argv, with_report
 from scillm.sandbox.workdir import workdir
 
-__all__ = ["Plan", "plan_isolation", "run_stage"]
+__all__ = ["UIDS_ENV", "Plan", "plan_isolation", "run_stage"]
 
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
+UIDS_ENV = "SCILLM_SANDBOX_UIDS"  # a supervisor's first uid for its children
 PROBE_LIMITS = Limits(timeout_s=30, cpu_s=30, memory_mb=64, output_bytes=1 << 16)
 
 
@@ -78,18 +79,24 @@ def run_stage(
     env: Mapping[str, str],
     *,
     copy_in: bool = False,
+    supervisor: bool = False,
 ) -> SandboxResult:
     """Run ``program`` in work dir ``path`` under ``plan`` and ``limits``, and judge it.
 
     ``uid`` is the unprivileged uid a root caller's program runs as (it owns ``path``). With
     ``copy_in`` (and bwrap) the program works on a copy of ``path`` in a tmpfs capped at
     ``limits.disk_mb``, so what it writes never reaches the host's disk; else ``path`` itself
-    is its work dir (a prover's or compiler's output is read back from there).
+    is its work dir (a prover's or compiler's output is read back from there). A
+    ``supervisor`` program is trusted code (a test harness): for a root caller it keeps the
+    waiter's uid and CAP_SETUID/CAP_SETGID, and ``$SCILLM_SANDBOX_UIDS`` names the first of
+    the fresh uids it runs untrusted children as (``uid + 1`` on).
     """
+    if supervisor and uid is not None:
+        env = {**env, UIDS_ENV: str(uid + 1)}
     try:
         with ExitStack() as fds:
             outcome = _execute(
-                plan, uid, toolchain, path, program, stdin, limits, env, fds, copy_in
+                plan, uid, toolchain, path, program, stdin, limits, env, fds, copy_in, supervisor
             )
     except OSError as exc:
         return SandboxResult("sandbox_error", message=f"could not start the sandbox: {exc}")
@@ -127,6 +134,7 @@ def _execute(
     env: Mapping[str, str],
     fds: ExitStack,
     copy_in: bool,
+    supervisor: bool,
 ) -> tuple[Completed, bool] | str:
     """Run ``[bwrap ...] waiter`` with the program's spec.
 
@@ -137,7 +145,8 @@ def _execute(
     home, cwd = (path, path) if plan.bwrap is None else (WORKDIR, None)
     tmpfs = copy_in and plan.bwrap is not None
     measure = (WORKDIR, "/tmp") if tmpfs else ()
-    spec = spec_fd(program, _environment(home, env), limits.rlimits(), uid, measure)
+    drop_to = None if supervisor else uid
+    spec = spec_fd(program, _environment(home, env), limits.rlimits(), drop_to, measure)
     fds.callback(os.close, spec)
     report_read, report_write = _pipe(fds)
     command = waiter_argv(python.executable, spec, report_write)
