@@ -155,10 +155,15 @@ def confine(cpu_s: int, memory: int, file_bytes: int, uid: int | None) -> Callab
             os.setgroups([])
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s))
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
-        resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
+        for kind, value in (
+            (resource.RLIMIT_CPU, cpu_s),
+            (resource.RLIMIT_AS, memory),
+            (resource.RLIMIT_FSIZE, file_bytes),
+            (resource.RLIMIT_NPROC, MAX_PROCESSES),
+        ):
+            hard = resource.getrlimit(kind)[1]  # the sandbox's own limit stays the ceiling
+            value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            resource.setrlimit(kind, (value, value))
 
     return apply
 

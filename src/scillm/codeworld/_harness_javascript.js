@@ -1,20 +1,19 @@
-// CodeWorld's function harness for JavaScript, run inside the sandbox: `node main.js START`.
-// Same protocol as _harness_python.py: spec.json holds {filename, entrypoints, calls: [{args,
-// timeout_s}], load_timeout_s, output_cap, stdout_cap}; one JSON line per event goes to fd 1,
-// while the program's console output is captured per call. The program runs as a script in
-// this context, so top-level `function solve` (or `module.exports.solve`) is found. Per-call CPU
-// comes from process.cpuUsage(), so node's start-up is not counted.
+// CodeWorld's one-call runner for JavaScript functions: `node call.js`, started by the Python
+// harness (_harness_python.py) in a child that already runs as a uid of its own under the call's
+// limits. stdin holds the call: {filename, entrypoints, entry, args, output_cap, stdout_cap};
+// `entry` null asks only which entrypoint the program defines. The program runs as a script in
+// this context (top-level `function solve`, or `module.exports.solve`); its console output is
+// captured. The record goes to fd 3, a pipe only this process holds; time, CPU and memory are
+// measured by the harness from outside.
 'use strict';
 const fs = require('fs');
 const util = require('util');
 const vm = require('vm');
 
-const spec = JSON.parse(fs.readFileSync('spec.json', 'utf8'));
-const start = Number(process.argv[2] || 0);
+const call = JSON.parse(fs.readFileSync(0, 'utf8'));
 const MESSAGE_CAP = 2000;
 let captured = '';
 
-const emit = (record) => fs.writeSync(1, JSON.stringify(record) + '\n');
 const capture = (...parts) => {
   captured += parts.map((p) => (typeof p === 'string' ? p : util.inspect(p))).join(' ') + '\n';
 };
@@ -29,63 +28,24 @@ function describe(err) {
   return text.slice(0, MESSAGE_CAP);
 }
 
-function expired(err) {
-  return Boolean(err && err.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT');
-}
-
-function withTimeout(promise, ms) {
-  let timer;
-  const limit = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error('timeout'), {
-      code: 'ERR_SCRIPT_EXECUTION_TIMEOUT',
-    })), ms);
-  });
-  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
-}
-
-async function invoke(source, timeoutS, keepValue = true) {
-  captured = '';
-  const ms = Math.max(1, Math.round(timeoutS * 1000));
-  const cpu0 = process.cpuUsage();
-  const wall0 = process.hrtime.bigint();
-  let status = 'ok';
-  let message = '';
-  let value;
-  try {
-    value = vm.runInThisContext(source, { timeout: ms });
-    if (value && typeof value.then === 'function') value = await withTimeout(value, ms);
-  } catch (err) {
-    if (expired(err)) [status, message] = ['timeout', `ran longer than ${timeoutS} s`];
-    else if (err instanceof RangeError && /memory|allocation/i.test(err.message)) {
-      [status, message] = ['memory_limit', describe(err)];
-    } else [status, message] = ['error', describe(err)];
-  }
-  const cpu = process.cpuUsage(cpu0);
-  const record = {
-    status,
-    message,
-    cpu_ms: (cpu.user + cpu.system) / 1000,
-    wall_ms: Number(process.hrtime.bigint() - wall0) / 1e6,
-    stdout: captured.slice(0, spec.stdout_cap),
-  };
-  if (status === 'ok' && keepValue) {
-    Object.assign(record, encode(value === undefined ? null : value));
-  }
-  return record;
+function report(record) {
+  record.stdout = captured.slice(0, call.stdout_cap);
+  fs.writeSync(3, JSON.stringify(record));
+  process.exit(0);
 }
 
 function encode(value) {
   let text;
   try {
-    text = JSON.stringify(value);
+    text = JSON.stringify(value === undefined ? null : value);
   } catch (err) {
     return { status: 'error', message: `returned a value that is not JSON data: ${describe(err)}` };
   }
   if (text === undefined) return { status: 'error', message: `returned a ${typeof value}` };
-  if (text.length > spec.output_cap) {
-    return { status: 'output_limit', message: `return value over ${spec.output_cap} bytes` };
+  if (text.length > call.output_cap) {
+    return { status: 'output_limit', message: `return value over ${call.output_cap} bytes` };
   }
-  return { output: JSON.parse(text) };
+  return { status: 'ok', output: JSON.parse(text) };
 }
 
 function lookup(name) {
@@ -99,40 +59,38 @@ function lookup(name) {
   }
 }
 
+function failure(err) {
+  if (err instanceof RangeError && /memory|allocation/i.test(err.message)) {
+    return { status: 'memory_limit', message: describe(err) };
+  }
+  return { status: 'error', message: describe(err) };
+}
+
 async function main() {
-  const source = fs.readFileSync(spec.filename, 'utf8');
+  const source = fs.readFileSync(call.filename, 'utf8');
   globalThis.module = { exports: {} };
   globalThis.exports = globalThis.module.exports;
   globalThis.require = require;
   let script;
   try {
-    script = new vm.Script(source, { filename: spec.filename });
+    script = new vm.Script(source, { filename: call.filename });
   } catch (err) {
-    emit({ event: 'compile_error', message: describe(err) });
-    return;
+    report({ status: call.entry === null ? 'compile_error' : 'error', message: describe(err) });
   }
-  globalThis.__codeworld_script = script;
-  const loaded = await invoke(
-    '__codeworld_script.runInThisContext()', spec.load_timeout_s, false);
-  if (loaded.status !== 'ok') {
-    emit({ event: 'load_error', ...loaded });
-    return;
+  try {
+    script.runInThisContext();
+  } catch (err) {
+    report(failure(err));
   }
-  const name = spec.entrypoints.find((n) => typeof lookup(n) === 'function');
-  if (name === undefined) {
-    const names = spec.entrypoints.map((n) => `'${n}'`).join(' or ');
-    emit({ event: 'no_entrypoint', message: `the program defines no function ${names}` });
-    return;
+  if (call.entry === null) {
+    const name = call.entrypoints.find((n) => typeof lookup(n) === 'function');
+    report({ status: 'ok', output: name === undefined ? null : name });
   }
-  emit({ event: 'loaded', entrypoint: name });
-  globalThis.__codeworld_entry = lookup(name);
-  for (let index = start; index < spec.calls.length; index++) {
-    globalThis.__codeworld_args = spec.calls[index].args;
-    const record = await invoke(
-      '__codeworld_entry(...__codeworld_args)', spec.calls[index].timeout_s);
-    emit({ event: 'call', index, ...record });
+  try {
+    report(encode(await lookup(call.entry)(...call.args)));
+  } catch (err) {
+    report(failure(err));
   }
-  emit({ event: 'done' });
 }
 
 main();

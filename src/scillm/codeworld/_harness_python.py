@@ -5,12 +5,15 @@ program's code in its own process. For a root caller it runs as the sandbox's ro
 CAP_SETUID/CAP_SETGID, and ``$SCILLM_SANDBOX_UIDS`` is the first of the fresh uids it may use.
 
 It reads ``spec.json`` (``{"filename", "entrypoints", "calls": [{"args", "timeout_s"}],
-"load_timeout_s", "memory", "output_cap", "stdout_cap"}``), deletes it and makes the work dir
-read-only for others, then forks one child per job: first a load probe (is the program valid,
-which entrypoint does it define), then one child per call from index START. Each child drops
-to a uid of its own (``base + job``; no uid switch for a non-root caller), gets the call's
-rlimits (CPU, address space, processes), loads the program (its module-level code runs there),
-calls the entrypoint and writes one JSON record on a pipe that only it holds. The harness alone
+"load_timeout_s", "memory", "output_cap", "stdout_cap", "memory_markers", "runner"}``), deletes
+it and makes the work dir read-only for others, then forks one child per job: first a load
+probe (is the program valid, which entrypoint does it define), then one child per call from
+index START. Each child drops to a uid of its own (``base + job``; no uid switch for a non-root
+caller), gets the call's rlimits (CPU, address space, processes), loads the program (its
+module-level code runs there), calls the entrypoint and writes one JSON record on a pipe that
+only it holds. For Python that happens in the forked child itself; for other languages
+``runner`` is the argv the child execs (``_harness_javascript.js``), with the call on stdin
+and the pipe as fd 3. The harness alone
 judges the call: the wall-clock deadline, the exit status, CPU time and peak memory (``wait4``
 on the child) are measured from outside; from the child it takes only the returned value (or
 the exception), which no other call's code could have written. After each call every process
@@ -44,7 +47,8 @@ CPU_KILL_FRACTION = 0.8  # as in scillm.sandbox.verdict: RLIMIT_CPU fires a litt
 MAX_PROCESSES = 64
 RECORD_SLACK = 1 << 16  # a record's JSON around its output and captured stdout
 # What a child may report; a timeout, its CPU time and memory are the harness's to measure.
-REPORTABLE = ("ok", "error", "memory_limit", "output_limit", "sandbox_error")
+REPORTABLE = ("ok", "error", "memory_limit", "output_limit", "sandbox_error", "compile_error")
+STDERR_TAIL = 4096
 
 
 def main() -> None:
@@ -57,12 +61,18 @@ def main() -> None:
     with open(spec["filename"], encoding="utf-8", errors="replace") as source_file:
         source = source_file.read()
     try:
-        code = compile(source, spec["filename"], "exec", dont_inherit=True)
+        code = (
+            None if spec["runner"] else compile(source, spec["filename"], "exec", dont_inherit=True)
+        )
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         emit({"event": "compile_error", "message": describe(exc, spec["filename"])})
         return
-    probe = run_child(lambda: load(code, spec), spec["load_timeout_s"], spec, uid_of(first_uid, 0))
+    probe_job = runner_job(spec, None, []) if spec["runner"] else lambda: load(code, spec)
+    probe = run_child(probe_job, spec["load_timeout_s"], spec, uid_of(first_uid, 0))
     entry = probe.get("output") if probe["status"] == "ok" else None
+    if probe["status"] == "compile_error":
+        emit({"event": "compile_error", "message": probe.get("message", "")})
+        return
     if probe["status"] != "ok":
         emit({"event": "load_error", **probe})
         return
@@ -73,10 +83,11 @@ def main() -> None:
     emit({"event": "loaded", "entrypoint": entry})
     for index in range(start, len(spec["calls"])):
         call = spec["calls"][index]
-
-        def job(args: list[Any] = call["args"]) -> Any:
-            return load(code, spec, entry)(*args)
-
+        job = (
+            runner_job(spec, entry, call["args"])
+            if spec["runner"]
+            else python_job(code, spec, entry, call["args"])
+        )
         record = run_child(job, call["timeout_s"], spec, uid_of(first_uid, index + 1))
         emit({"event": "call", "index": index, **record})
     emit({"event": "done"})
@@ -96,6 +107,17 @@ def uid_of(first: int | None, job: int) -> int | None:
     return None if first is None else first + job
 
 
+def python_job(code: Any, spec: dict[str, Any], entry: str, args: list[Any]) -> Callable[[], Any]:
+    """What a Python call's child runs: load the program, call the entrypoint."""
+    return lambda: load(code, spec, entry)(*args)
+
+
+def runner_job(spec: dict[str, Any], entry: str | None, args: list[Any]) -> dict[str, Any]:
+    """The stdin of a ``runner`` child: which call to make (``entry`` None: only probe)."""
+    keys = ("filename", "entrypoints", "output_cap", "stdout_cap")
+    return {**{key: spec[key] for key in keys}, "entry": entry, "args": args}
+
+
 def load(code: Any, spec: dict[str, Any], entry: str | None = None) -> Any:
     """Run the program's module-level code; the probe returns the entrypoint's name, a call
     gets the function itself."""
@@ -108,16 +130,17 @@ def load(code: Any, spec: dict[str, Any], entry: str | None = None) -> Any:
 
 
 def run_child(
-    job: Callable[[], Any], timeout_s: float, spec: dict[str, Any], uid: int | None
+    job: Callable[[], Any] | dict[str, Any], timeout_s: float, spec: dict[str, Any], uid: int | None
 ) -> dict[str, Any]:
     """Run ``job`` in a fresh child under the limits; the record says how it ended."""
     read_end, write_end = os.pipe()
+    errors = os.open("/tmp", os.O_TMPFILE | os.O_RDWR, 0o600)  # the child's stderr, for us
     cpu_limit = math.ceil(timeout_s) + 1
     started = time.monotonic()
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
-        child(job, write_end, cpu_limit, spec, uid)
+        child(job, write_end, errors, cpu_limit, spec, uid)
     os.close(write_end)
     raw, timed_out = collect(pid, read_end, started + timeout_s, spec)
     kill_leftovers(pid, uid)  # the harness may not signal another uid: that uid does it
@@ -130,8 +153,13 @@ def run_child(
     code = os.waitstatus_to_exitcode(status)
     if code in (-SIGKILL, -24) and cpu_ms >= CPU_KILL_FRACTION * 1000 * cpu_limit:
         return {"status": "timeout", "message": f"CPU limit of {cpu_limit} s exceeded", **base}
+    stderr = os.pread(errors, STDERR_TAIL, max(0, os.fstat(errors).st_size - STDERR_TAIL))
+    os.close(errors)
     record = parse(raw) if code == 0 else None
     if record is None:
+        tail = stderr.decode("utf-8", "replace").lower()
+        if any(marker in tail for marker in spec["memory_markers"]):
+            return {"status": "memory_limit", "message": "the memory limit was reached", **base}
         why = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
         return {"status": "error", "message": f"the program ended its process: {why}", **base}
     return {**record, **base}
@@ -179,15 +207,21 @@ def read_into(fd: int, buffer: bytearray, cap: int) -> bool:
 
 
 def child(
-    job: Callable[[], Any], fd: int, cpu_limit: int, spec: dict[str, Any], uid: int | None
+    job: Callable[[], Any] | dict[str, Any],
+    fd: int,
+    errors: int,
+    cpu_limit: int,
+    spec: dict[str, Any],
+    uid: int | None,
 ) -> None:
     """The forked child: become untrusted, run ``job``, write its record, exit."""
     try:
         null = os.open(os.devnull, os.O_RDWR)
-        for target in (0, 1, 2):
-            os.dup2(null, target)
-        os.closerange(3, fd)
-        os.closerange(fd + 1, 1 << 16)
+        for target, source in ((0, null), (1, null), (2, errors)):
+            os.dup2(source, target)
+        keep = 3 if fd == 3 else os.dup2(fd, 3)  # the record pipe becomes fd 3, the last one
+        os.closerange(4, 1 << 16)
+        fd = keep
         os.setsid()
         if uid is not None:  # all three ids non-zero: the kernel clears every capability
             os.setgroups([])
@@ -198,12 +232,30 @@ def child(
             (resource.RLIMIT_AS, spec["memory"]),
             (resource.RLIMIT_NPROC, MAX_PROCESSES),
         ):
+            hard = resource.getrlimit(kind)[1]  # the sandbox's own limit stays the ceiling
+            value = value if hard == resource.RLIM_INFINITY else min(value, hard)
             resource.setrlimit(kind, (value, value))
+        if isinstance(job, dict):
+            start_runner(job, spec["runner"])
     except BaseException as exc:  # never run the program half-confined
         os.write(fd, json.dumps({"status": "sandbox_error", "message": repr(exc)}).encode())
         os._exit(0)
+    assert callable(job)
     os.write(fd, json.dumps(invoke(job, spec)).encode())
     os._exit(0)
+
+
+def start_runner(call: dict[str, Any], argv: list[str]) -> None:
+    """Exec ``argv`` with ``call`` on stdin (an unnamed file of this uid) and fd 3 kept."""
+    stdin = os.open("/tmp", os.O_TMPFILE | os.O_RDWR, 0o600)
+    data = memoryview(json.dumps(call).encode())
+    while data:
+        data = data[os.write(stdin, data) :]
+    os.lseek(stdin, 0, os.SEEK_SET)
+    os.dup2(stdin, 0)
+    os.close(stdin)
+    env = {k: v for k, v in os.environ.items() if k != "SCILLM_SANDBOX_UIDS"}
+    os.execve(argv[0], argv, env)
 
 
 def invoke(job: Callable[[], Any], spec: dict[str, Any]) -> dict[str, Any]:

@@ -111,13 +111,13 @@ class Evaluator:
             execution = _not_run(item, "skipped", "max_seconds ran out before this variant ran")
             return _evaluation(item, variant, execution, origin, parent, depth, cached=False)
         else:
-            task = asyncio.ensure_future(_run(item, variant.code, self.pool))
+            task = asyncio.ensure_future(_run(item, variant.code, self.pool, self.deadline))
             self._runs[key] = task
         execution = await task
         return _evaluation(item, variant, execution, origin, parent, depth, cached=cached)
 
 
-async def _run(item: Item, code: str, pool: SandboxPool) -> Execution:
+async def _run(item: Item, code: str, pool: SandboxPool, deadline: float) -> Execution:
     if item.mode == "stdio":
         calls = [(t.stdin, t.timeout_s) for t in item.tests]
         program = stdio_program(item.language, code, calls, item.memory_mb)
@@ -127,7 +127,7 @@ async def _run(item: Item, code: str, pool: SandboxPool) -> Execution:
         entry = (item.entrypoint,) if item.entrypoint else DEFAULT_ENTRYPOINTS
         args = [(t.args, t.timeout_s) for t in item.tests]
         program = function_program(item.language, code, entry, args, item.memory_mb)
-    return await execute(program, pool)
+    return await execute(program, pool, deadline)
 
 
 def _not_run(item: Item, status: str, message: str) -> Execution:

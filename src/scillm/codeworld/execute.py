@@ -15,6 +15,7 @@ import functools
 import json
 import math
 import shlex
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,15 +107,19 @@ class SandboxPool:
     def __post_init__(self) -> None:
         self._gate = asyncio.Semaphore(self.concurrency)
 
-    async def run(self, program: Program, start: int) -> SandboxResult:
+    async def run(self, program: Program, start: int, deadline: float) -> SandboxResult | None:
+        """Run ``program`` from call ``start``; never past ``deadline`` (None: it had passed)."""
         budget = program.fixed_s + sum(program.timeouts[start:]) + SLACK_S
         async with self._gate:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
             self.processes += 1
             return await arun(
                 files=program.files,
                 language=program.language,
                 args=[str(start)],
-                timeout_s=budget,
+                timeout_s=min(budget, left),
                 memory_mb=program.memory_mb,
                 allow_rlimits_only=self.allow_rlimits_only,
                 output_limit_bytes=PROCESS_OUTPUT_LIMIT,
@@ -130,23 +135,34 @@ def function_program(
     memory_mb: int,
     module: str = "solution",
 ) -> Program:
-    """Call ``entrypoints[0]`` (else the next name) of ``code`` once per ``(args, timeout_s)``."""
+    """Call ``entrypoints[0]`` (else the next name) of ``code`` once per ``(args, timeout_s)``.
+
+    The Python harness supervises every language: Python calls run in its forked children,
+    other languages' calls in a runner (``_harness_javascript.js``) each child execs.
+    """
     lang = LANGUAGES[language]
     filename = module + Path(lang.source).suffix
+    runner = None
+    files = {"main.py": _harness("python"), filename: code}
+    if language != "python":
+        toolchain = locate(lang)
+        tool = toolchain.executable if toolchain else lang.tool
+        runner = [tool, f"--max-old-space-size={memory_mb}", "call.js"]
+        files["call.js"] = _harness(language)
     spec = {
         "filename": filename,
         "entrypoints": list(entrypoints),
         "calls": [{"args": list(args), "timeout_s": timeout} for args, timeout in calls],
         "load_timeout_s": LOAD_TIMEOUT_S,
-        "memory": memory_mb << 20,
+        "memory": (memory_mb + lang.reserve_mb) << 20,
+        "memory_markers": list(MEMORY_MARKERS),
+        "runner": runner,
         "output_cap": OUTPUT_CAP,
         "stdout_cap": CAPTURE_CAP,
     }
-    files = {lang.source: _harness(language), filename: code, "spec.json": json.dumps(spec)}
+    files["spec.json"] = json.dumps(spec)
     timeouts = tuple(timeout for _, timeout in calls)
-    if language == "python":
-        return _python_job(files, timeouts, memory_mb, LOAD_TIMEOUT_S, stdio=False)
-    return Program(language, files, timeouts, memory_mb, fixed_s=LOAD_TIMEOUT_S)
+    return _python_job(files, timeouts, memory_mb + lang.reserve_mb, LOAD_TIMEOUT_S, stdio=False)
 
 
 def stdio_program(
@@ -205,14 +221,24 @@ def _harness(kind: str) -> str:
     return (HERE / HARNESSES.get(kind, "_driver_stdio.py")).read_text()
 
 
-async def execute(program: Program, pool: SandboxPool) -> Execution:
-    """Every call's verdict, in as few sandbox processes as the program's crashes allow."""
+async def execute(program: Program, pool: SandboxPool, deadline: float = math.inf) -> Execution:
+    """Every call's verdict, in as few sandbox processes as the program's crashes allow.
+
+    Nothing runs past ``deadline`` (a ``time.monotonic()`` value): the sandbox is killed then,
+    and the calls it had not finished are ``timeout``.
+    """
     total = len(program.timeouts)
     runs: dict[int, CallRun] = {}
     start, processes, isolation = 0, 0, ISOLATION_NONE
     header: dict[str, Any] = {}
     while start < total:
-        result = await pool.run(program, start)
+        result = await pool.run(program, start, deadline)
+        if result is None or time.monotonic() >= deadline:
+            late = CallRun("timeout", message="max_seconds ran out before this call finished")
+            if result is not None:
+                runs.update(_finished(_events(result.stdout), program, start))
+            runs.update({i: late for i in range(total) if i not in runs})
+            break
         processes, isolation = processes + 1, result.isolation
         events = _events(result.stdout)
         header = next((e for e in events if e["event"] in HEADERS), {})
@@ -221,17 +247,28 @@ async def execute(program: Program, pool: SandboxPool) -> Execution:
             failed = CallRun(status if status in CALL_STATUSES else "error", message=message)
             runs.update({i: failed for i in range(start, total) if i not in runs})
             return _done(program, runs, status, message, isolation, processes, header)
-        startup = _number(header.get("startup_cpu_ms")) or 0.0
-        for event in events:
-            index = event.get("index")
-            if event["event"] == "call" and isinstance(index, int) and start <= index < total:
-                runs.setdefault(index, _call_run(event, program.stdio, startup))
+        for index, run in _finished(events, program, start).items():
+            runs.setdefault(index, run)
         missing = [i for i in range(start, total) if i not in runs]
         if not missing:
             break
         runs[missing[0]] = _killed(result)
         start = missing[0] + 1
     return _done(program, runs, "ran", "", isolation, processes, header)
+
+
+def _finished(events: list[dict[str, Any]], program: Program, start: int) -> dict[int, CallRun]:
+    """The calls a process reported from ``start`` on, by index."""
+    header = next((e for e in events if e["event"] in HEADERS), {})
+    startup = _number(header.get("startup_cpu_ms")) or 0.0
+    runs: dict[int, CallRun] = {}
+    for event in events:
+        index = event.get("index")
+        if event["event"] != "call" or not isinstance(index, int):
+            continue
+        if start <= index < len(program.timeouts):
+            runs[index] = _call_run(event, program.stdio, startup)
+    return runs
 
 
 def _done(

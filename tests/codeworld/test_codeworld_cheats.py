@@ -1,0 +1,168 @@
+"""Programs that try to forge their verdict: each cheat ends in timeout, failed or error.
+
+A model rewarded by these scores (MCTS) will look for such holes by itself, so every way the
+program could touch its own measurement is tried here, in python, javascript and stdio modes.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from scillm.codeworld import aevaluate
+
+pytestmark = pytest.mark.usefixtures("isolated")
+
+# Expected values are x * 2; every cheat below returns a wrong value or runs too long.
+TESTS = [{"args": [1], "expected": 2, "timeout_s": 1}, {"args": [2], "expected": 4, "timeout_s": 1}]
+FAKE = '{"event": "call", "index": %d, "status": "ok", "output": %d}\n'
+FAKES = "".join(FAKE % (i, 2 * (i + 1)) for i in range(2))
+
+PYTHON_CHEATS = {
+    "ignores_sigalrm": "import signal, time\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+    "def solve(x):\n    time.sleep(2.5)\n    return x * 2\n",
+    "catches_the_timeout": "import time\ndef solve(x):\n    end = time.time() + 2.5\n"
+    "    while time.time() < end:\n        try:\n            time.sleep(0.05)\n"
+    "        except BaseException:\n            pass\n    return x * 2\n",
+    "replaces_setitimer": "import signal, time\nsignal.setitimer = lambda *a, **k: 0\n"
+    "signal.alarm = lambda *a: 0\ndef solve(x):\n    time.sleep(2.5)\n    return x * 2\n",
+    "fakes_lines_on_every_fd_then_hangs": "import os, time\n"
+    "def solve(x):\n    for fd in range(256):\n        try:\n"
+    f"            os.write(fd, {FAKES.encode()!r})\n"
+    "        except OSError:\n            pass\n    time.sleep(30)\n",
+    "writes_into_the_harness_fds": "import os, time\ndef solve(x):\n"
+    "    for pid in (os.getppid(), 1):\n        for fd in range(64):\n            try:\n"
+    f"                with open(f'/proc/{{pid}}/fd/{{fd}}', 'w') as out:\n"
+    f"                    out.write({FAKES!r})\n            except OSError:\n                pass\n"
+    "    return -1\n",
+    "steals_the_harness_stdout": "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+    "def solve(x):\n    pidfd = libc.syscall(434, os.getppid(), 0)\n"
+    "    fd = libc.syscall(438, pidfd, 1, 0)\n"
+    f"    if fd >= 0:\n        os.write(fd, {FAKES.encode()!r})\n    return -1\n",
+    "kills_the_harness": "import os, signal\ndef solve(x):\n"
+    "    for pid in (os.getppid(), 1):\n        try:\n            os.kill(pid, signal.SIGKILL)\n"
+    "        except OSError:\n            pass\n    return -1\n",
+    "patches_main": "import sys\nmain = sys.modules['__main__']\n"
+    "main.emit = main.encode = main.parse = lambda *a, **k: {'status': 'ok', 'output': 4}\n"
+    "def solve(x):\n    return -1\n",
+    "patches_getrusage_and_time": "import resource, time\n"
+    "resource.getrusage = lambda *a: resource.struct_rusage((0.0,) * 16)\n"
+    "time.perf_counter = lambda: 0.0\ntime.process_time = lambda: 0.0\n"
+    "def solve(x):\n    time.sleep(2.5)\n    return x * 2\n",
+    "leaves_a_daemon_for_the_next_call": "import os, time\n"
+    "def solve(x):\n    if x == 1 and os.fork() == 0:\n        os.setsid()\n"
+    "        for _ in range(40):\n            for fd in range(3, 64):\n"
+    f"                try:\n                    os.write(fd, {FAKES.encode()!r})\n"
+    "                except OSError:\n                    pass\n            time.sleep(0.05)\n"
+    "        os._exit(0)\n    time.sleep(0.3)\n    return -1\n",
+}
+
+JAVASCRIPT_CHEATS = {
+    "busy_loop": "function solve(x) { for (;;) {} }",
+    "fakes_stdout_and_fd3_then_hangs": "const fs = require('fs');\n"
+    "function solve(x) {\n  for (let fd = 0; fd < 64; fd++) {\n"
+    f"    try {{ fs.writeSync(fd, {FAKES!r}); }} catch (e) {{}}\n  }}\n  for (;;) {{}}\n}}",
+    "writes_into_the_harness_fds": "const fs = require('fs');\nfunction solve(x) {\n"
+    "  for (let fd = 0; fd < 64; fd++) {\n    try {\n"
+    f"      fs.writeFileSync(`/proc/${{process.ppid}}/fd/${{fd}}`, {FAKES!r});\n"
+    "    } catch (e) {}\n  }\n  return -1;\n}",
+    "patches_cpu_usage": "process.cpuUsage = () => ({ user: 0, system: 0 });\n"
+    "function solve(x) { const end = Date.now() + 2500; while (Date.now() < end) {} "
+    "return x * 2; }",
+}
+
+STDIO_TESTS = [
+    {"stdin": "1\n", "expected_stdout": "2", "timeout_s": 1},
+    {"stdin": "2\n", "expected_stdout": "4", "timeout_s": 1},
+]
+STDIO_CHEATS = {
+    "prints_fake_events": f"print({FAKES!r})",
+    "writes_into_the_driver_fds": "import os\nfor pid in (os.getppid(), 1):\n"
+    "    for fd in range(64):\n        try:\n"
+    "            with open(f'/proc/{pid}/fd/{fd}', 'w') as out:\n"
+    f"                out.write({FAKES!r})\n        except OSError:\n            pass\n",
+    "steals_the_driver_stdout": "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+    "pidfd = libc.syscall(434, os.getppid(), 0)\nfd = libc.syscall(438, pidfd, 1, 0)\n"
+    f"if fd >= 0:\n    os.write(fd, {FAKES.encode()!r})\n",
+    "ignores_signals_and_sleeps": "import signal, time\n"
+    "for s in (signal.SIGTERM, signal.SIGALRM, signal.SIGXCPU):\n"
+    "    signal.signal(s, signal.SIG_IGN)\ntime.sleep(2.5)\nprint(int(input()) * 2)\n",
+}
+
+
+def _tests_of(result: dict[str, Any]) -> dict[str, list[str]]:
+    return {v["id"]: [t["verdict"] for t in v["tests"]] for v in result["variants"]}
+
+
+def _assert_no_cheat_scores(result: dict[str, Any], honest: str) -> None:
+    verdicts = _tests_of(result)
+    assert verdicts.pop(honest) == ["passed", "passed"]
+    for name, outcome in verdicts.items():
+        assert "passed" not in outcome, (name, outcome)
+    for variant in result["variants"]:
+        if variant["id"] != honest:
+            assert variant["scores"]["correctness"] == 0.0, variant["id"]
+    assert result["best_variant"] == honest
+
+
+async def test_python_cheats_never_pass() -> None:
+    variants = {"honest": "def solve(x):\n    return x * 2\n", **PYTHON_CHEATS}
+    item = {"id": "double", "variants": variants, "tests": TESTS}
+    [result] = (await aevaluate([item]))["results"]
+    _assert_no_cheat_scores(result, "honest")
+    verdicts = _tests_of(result)
+    for slow in ("ignores_sigalrm", "catches_the_timeout", "replaces_setitimer"):
+        assert verdicts[slow] == ["timeout", "timeout"], slow
+    assert verdicts["patches_getrusage_and_time"] == ["timeout", "timeout"]
+    assert verdicts["fakes_lines_on_every_fd_then_hangs"] == ["timeout", "timeout"]
+
+
+async def test_patched_clocks_do_not_make_a_program_faster() -> None:
+    work = "    total = 0\n    for i in range(300000):\n        total += i\n    return x * 2\n"
+    patch = (
+        "import resource, time\n"
+        "resource.getrusage = lambda *a: resource.struct_rusage((0.0,) * 16)\n"
+        "time.perf_counter = time.process_time = time.monotonic = lambda: 0.0\n"
+    )
+    variants = {"honest": f"def solve(x):\n{work}", "patched": f"{patch}def solve(x):\n{work}"}
+    item = {"id": "double", "variants": variants, "tests": TESTS}
+    [result] = (await aevaluate([item]))["results"]
+    cpu = {
+        v["id"]: sum(t["cpu_ms"] for t in v["tests"]) for v in result["variants"]
+    }  # measured by the harness from wait4, whatever the program patched
+    assert cpu["patched"] > 0.25 * cpu["honest"] > 0, cpu
+
+
+async def test_javascript_cheats_never_pass(need: Any) -> None:
+    need("javascript")
+    variants = {"honest": "function solve(x) { return x * 2; }", **JAVASCRIPT_CHEATS}
+    item = {"id": "double", "language": "javascript", "variants": variants, "tests": TESTS}
+    [result] = (await aevaluate([item]))["results"]
+    _assert_no_cheat_scores(result, "honest")
+    verdicts = _tests_of(result)
+    assert verdicts["busy_loop"] == ["timeout", "timeout"]
+    assert verdicts["patches_cpu_usage"] == ["timeout", "timeout"]
+
+
+async def test_stdio_cheats_never_pass() -> None:
+    variants = {"honest": "print(int(input()) * 2)\n", **STDIO_CHEATS}
+    item = {"id": "double", "mode": "stdio", "variants": variants, "tests": STDIO_TESTS}
+    [result] = (await aevaluate([item]))["results"]
+    _assert_no_cheat_scores(result, "honest")
+    assert _tests_of(result)["ignores_signals_and_sleeps"] == ["timeout", "timeout"]
+
+
+async def test_max_seconds_bounds_the_whole_request() -> None:
+    slow = "import time\ndef solve(x):\n    time.sleep(0.9)\n    return x * 2\n"
+    tests = [{"args": [i], "expected": 2 * i, "timeout_s": 1} for i in range(40)]
+    item = {"id": "slow", "variants": {"a": slow}, "tests": tests}
+    started = time.monotonic()
+    payload = await aevaluate([item], max_seconds=3)
+    assert time.monotonic() - started < 10  # 40 calls of 0.9 s would take 36 s
+    [result] = payload["results"]
+    assert result["status"] == "unsolved"
+    verdicts = [t["verdict"] for t in result["variants"][0]["tests"]]
+    assert verdicts[0] == "passed" and verdicts[-1] == "timeout", verdicts
+    assert "max_seconds ran out" in result["variants"][0]["tests"][-1]["message"]
