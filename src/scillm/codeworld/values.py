@@ -143,12 +143,11 @@ def _set(values: set[Any] | frozenset[Any], depth: int) -> Any:
 def _dict(value: dict[Any, Any], depth: int) -> Any:
     if all(type(key) is str and key[:1] != "$" and (key.isascii() or _clean(key)) for key in value):
         return {key: _step(_encode, item, depth, _key_step(key)) for key, item in value.items()}
-    return {
-        "$dict": [
-            [_step(_encode, key, depth, " (a dict key)"), _step(_encode, item, depth, _key_step(key))]
-            for key, item in value.items()
-        ]
-    }
+    pairs = []
+    for key, item in value.items():
+        pair = [_step(_encode, key, depth, " (a dict key)")]
+        pairs.append([*pair, _step(_encode, item, depth, _key_step(key))])
+    return {"$dict": pairs}
 
 
 CONTAINERS: dict[type, Callable[[Any, int], Any]] = {
