@@ -11,8 +11,8 @@
 // encode(value, root) returns data for JSON.stringify:
 //   null, undefined → None; boolean → bool; a number with an integer value (not -0) → int, any
 //   other number → float; BigInt → int; string → str; Uint8Array (a Buffer too) → bytes;
-//   Array → list, but tuple where it is a Set element or a Map key (Python needs those
-//   hashable); Set → set; plain object (own enumerable string keys) → dict with str keys; Map →
+//   Array → list and Set → set, but tuple and frozenset where they are a Set element or a Map
+//   key (Python needs those hashable); plain object (own enumerable string keys) → dict with str keys; Map →
 //   dict. Anything else (functions, symbols, class instances, Dates, other typed arrays, a value
 //   nested in itself) throws an Error naming the place, e.g. `result[0]["k"]`.
 // So in Python terms a JavaScript result holds no tuple (an Array is a list), no frozenset and
@@ -132,7 +132,8 @@ function enc(value, depth, hashable) {
     return hashable ? { $tuple: items } : items;
   }
   if (value instanceof Set) {
-    return { $set: Array.from(value, (item) => step(enc, item, depth, ' (a set element)', true)) };
+    const items = Array.from(value, (item) => step(enc, item, depth, ' (a set element)', true));
+    return hashable ? { $frozenset: items } : { $set: items };
   }
   const proto = Object.getPrototypeOf(value);
   const plain = proto === Object.prototype || proto === null;
