@@ -154,9 +154,10 @@ def test_the_seed_comes_from_the_argument_then_the_environment(
     assert parse_request(envelope([item()])).config.seed >= 0  # fresh, and reported
 
 
-def test_not_json_data_is_refused() -> None:
-    found = problems(envelope([item(tests=[{"args": [{1, 2}], "expected": 3}])]))
-    assert "JSON data" in found["items.0.tests.0.args"]
+def test_values_that_cannot_travel_are_refused_with_their_place() -> None:
+    found = problems(envelope([item(tests=[{"args": [{"k": [0, object()]}], "expected": 3}])]))
+    message = found["items.0.tests.0.args"]
+    assert message.startswith('args[0]["k"][1]: cannot carry a value of type object')
 
 
 def test_an_item_without_a_task_takes_the_last_user_message() -> None:

@@ -29,7 +29,7 @@ from scillm.codeworld.verdicts import TestVerdict, judge_call, same_stdout, same
         (0.1 + 0.2, 0.3, 1e-9, True),
         (None, None, 0, True),
         ("3", 3, 0, False),
-        (float("nan"), float("nan"), 0, False),
+        (float("nan"), float("nan"), 0, True),  # an expected NaN wants a NaN
     ],
 )
 def test_json_equality(got: Any, want: Any, tolerance: float, same: bool) -> None:

@@ -146,7 +146,7 @@ def _evaluation(
 ) -> Evaluation:
     stdio = item.mode == "stdio"
     verdicts = tuple(
-        judge_call(test, run, execution.status, stdio)
+        judge_call(test, run, execution.status, stdio, item.language)
         for test, run in zip(item.tests, execution.runs, strict=True)
     )
     loc = lines_of_code(variant.code, item.language)

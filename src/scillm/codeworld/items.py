@@ -9,6 +9,12 @@
 The original's shape is read too: ``task_id``, ``context.code_variants`` ({name: code}),
 ``context.expected`` with ``context.input`` (or ``xs``) as one test. A test without an expected
 value is scored by how the run ended (no exception, exit status 0).
+
+A function test's ``args`` and ``expected`` are values that :mod:`scillm.codeworld.values`
+carries exactly: from Python, any mix of None, bool, int, float (NaN and infinities too), str,
+bytes, list, tuple, dict (any hashable keys), set and frozenset; over JSON (the HTTP bridge),
+plain JSON data, or, with the item's ``"value_format": "tagged"``, that module's tagged form, so
+``{"$dict": [[1, "a"]]}`` is the dict ``{1: "a"}`` and ``{"$tuple": [1, 2]}`` the tuple (1, 2).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scillm.codeworld.validation import MISSING, Checker, Loc
+from scillm.codeworld.values import Malformed, Unencodable, decode, encode
 from scillm.sandbox import LANGUAGES
 
 __all__ = [
@@ -56,7 +63,9 @@ ITEM_KEYS = (
     "context",
     "timeout_s",
     "memory_mb",
+    "value_format",
 )
+VALUE_FORMATS = ("plain", "tagged")  # how args/expected are given: as values, or values.encode's
 TEST_KEYS = (
     "id",
     "args",
@@ -132,7 +141,7 @@ class Item:
     def execution_key(self) -> str:
         """Hash of everything but the code that decides how a program runs here."""
         spec = [self.language, self.mode, self.entrypoint, self.memory_mb, self.public_tests()]
-        return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+        return hashlib.sha256(json.dumps(encode(spec), sort_keys=True).encode()).hexdigest()
 
 
 def parse_items(raw: Any, check: Checker, loc: Loc = ("items",)) -> list[Item]:
@@ -160,6 +169,7 @@ def _item(raw: Any, index: int, check: Checker, loc: Loc) -> Item | None:
     _json_data(context, check, (*loc, "context"))
     language = _language(obj.get("language", "python"), check, (*loc, "language"))
     mode = _mode(obj, language, check, loc)
+    tagged = _value_format(obj.get("value_format", "plain"), check, (*loc, "value_format"))
     default_timeout = check.number(obj.get("timeout_s"), (*loc, "timeout_s"), positive=True)
     memory = check.integer(obj.get("memory_mb"), (*loc, "memory_mb"), minimum=32)
     if memory is not None and memory > MAX_MEMORY_MB:
@@ -168,7 +178,8 @@ def _item(raw: Any, index: int, check: Checker, loc: Loc) -> Item | None:
     if isinstance(item_id, bool) or not isinstance(item_id, str | int) or item_id == "":
         check.add((*loc, "id"), "must be a non-empty string or an integer")
     variants = _variants(obj, context, check, loc)
-    tests = _tests(obj, context, mode, default_timeout or DEFAULT_TIMEOUT_S, check, loc)
+    timeout = default_timeout or DEFAULT_TIMEOUT_S
+    tests = _tests(obj, context, mode, tagged, timeout, check, loc)
     task = check.string(obj.get("task", ""), (*loc, "task"))
     if len(check.problems) > before:
         return None
@@ -214,6 +225,13 @@ def _mode(obj: Mapping[str, Any], language: str | None, check: Checker, loc: Loc
             f"are supported for {', '.join(FUNCTION_LANGUAGES)})",
         )
     return str(mode)
+
+
+def _value_format(raw: Any, check: Checker, loc: Loc) -> bool:
+    """Whether args/expected are in the tagged form."""
+    if raw not in VALUE_FORMATS:
+        check.add(loc, f"must be one of {', '.join(VALUE_FORMATS)}, not {raw!r}")
+    return bool(raw == "tagged")
 
 
 def _variants(
@@ -267,20 +285,25 @@ def _tests(
     obj: Mapping[str, Any],
     context: Mapping[str, Any],
     mode: str | None,
+    tagged: bool,
     default_timeout: float,
     check: Checker,
     loc: Loc,
 ) -> list[Test]:
     raw, tloc = obj.get("tests"), (*loc, "tests")
     if raw is None and "expected" in context:
-        legacy = _test(_legacy_test(context), 0, mode, default_timeout, check, (*loc, "context"))
+        legacy = _test(
+            _legacy_test(context), 0, mode, tagged, default_timeout, check, (*loc, "context")
+        )
         return [legacy] if legacy else []
     values = check.sequence(raw, tloc, required=True) or []
     if raw is not None and not values:
         check.add(tloc, "must hold at least one test")
     if len(values) > MAX_TESTS:
         check.add(tloc, f"at most {MAX_TESTS} tests per item")
-    tests = [_test(v, i, mode, default_timeout, check, (*tloc, i)) for i, v in enumerate(values)]
+    tests = [
+        _test(v, i, mode, tagged, default_timeout, check, (*tloc, i)) for i, v in enumerate(values)
+    ]
     found = [t for t in tests if t is not None]
     if len({t.id for t in found}) < len(found):
         check.add(tloc, "test ids must be unique")
@@ -300,7 +323,13 @@ def _legacy_test(context: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _test(
-    raw: Any, index: int, mode: str | None, default_timeout: float, check: Checker, loc: Loc
+    raw: Any,
+    index: int,
+    mode: str | None,
+    tagged: bool,
+    default_timeout: float,
+    check: Checker,
+    loc: Loc,
 ) -> Test | None:
     obj = check.mapping(raw, loc, required=True)
     if obj is None:
@@ -318,7 +347,8 @@ def _test(
     if mode == "stdio":
         args, stdin, expected = (), _stdio_input(obj, check, loc), _stdio_expected(obj, check, loc)
     else:
-        args, stdin, expected = _call_args(obj, check, loc), "", _call_expected(obj, check, loc)
+        args = _call_args(obj, tagged, check, loc)
+        stdin, expected = "", _call_expected(obj, tagged, check, loc)
     if len(check.problems) > before:
         return None
     return Test(
@@ -333,23 +363,38 @@ def _test(
     )
 
 
-def _call_args(obj: Mapping[str, Any], check: Checker, loc: Loc) -> tuple[Any, ...]:
+def _call_args(obj: Mapping[str, Any], tagged: bool, check: Checker, loc: Loc) -> tuple[Any, ...]:
     for key in ("stdin", "expected_stdout"):
         if key in obj:
             check.add((*loc, key), "belongs to mode 'stdio'; a function test has args/expected")
     if "args" in obj and "input" in obj:
         check.add((*loc, "args"), "give args (a list) or input (one argument), not both")
-    key = "input" if "input" in obj else "args"
-    args = (obj["input"],) if key == "input" else check.sequence(obj.get("args", []), (*loc, key))
-    _json_data(args, check, (*loc, key))
-    return tuple(args or ())
+    if "input" in obj:
+        value = _value(obj["input"], tagged, check, (*loc, "input"))
+        return () if value is MISSING else (value,)
+    args = _value(obj.get("args") or [], tagged, check, (*loc, "args"))
+    if args is MISSING:
+        return ()
+    if not isinstance(args, list | tuple):
+        check.add((*loc, "args"), f"must be a list, not {type(args).__name__}")
+        return ()
+    return tuple(args)
 
 
-def _call_expected(obj: Mapping[str, Any], check: Checker, loc: Loc) -> Any:
+def _call_expected(obj: Mapping[str, Any], tagged: bool, check: Checker, loc: Loc) -> Any:
     if "expected" not in obj:
         return MISSING
-    _json_data(obj["expected"], check, (*loc, "expected"))
-    return obj["expected"]
+    return _value(obj["expected"], tagged, check, (*loc, "expected"))
+
+
+def _value(raw: Any, tagged: bool, check: Checker, loc: Loc) -> Any:
+    """The value ``raw`` gives (decoded when tagged, else checked and copied); MISSING if bad."""
+    root = str(loc[-1])
+    try:
+        return decode(raw, root) if tagged else decode(encode(raw, root))
+    except (Unencodable, Malformed) as exc:
+        check.add(loc, str(exc) if exc.steps else exc.reason)
+        return MISSING
 
 
 def _json_data(value: Any, check: Checker, loc: Loc) -> None:

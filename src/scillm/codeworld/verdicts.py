@@ -1,10 +1,14 @@
 """Per-test verdicts: how a call ended, compared with the test's expected value on the host.
 
 Only ``passed`` is a pass. A crash, a timeout, a refusal or a broken sandbox is never one: the
-verdict names what happened. Function results must equal ``expected`` as JSON data (``true`` is
-not ``1``; numbers within ``tolerance`` when one is given); program output must equal
-``expected_stdout`` line by line, trailing whitespace ignored. A test without an expected value
-passes when the call ended normally, and its verdict says ``checked: "exit_status"``.
+verdict names what happened. Function results (decoded with :mod:`scillm.codeworld.values`)
+must equal ``expected`` type for type: ``True`` is not ``1``, a tuple is not a list, a set is a
+set; ints and floats compare as numbers, within ``tolerance`` when one is given, and an expected
+NaN wants a NaN. JavaScript has no tuples, frozensets or whole-number floats, so for a
+``javascript`` program an Array result equals an expected tuple with equal items. Program
+output must equal ``expected_stdout`` line by line, trailing whitespace ignored. A test without
+an expected value passes when the call ended normally, and its verdict says
+``checked: "exit_status"``. JSON results show outputs as ``values.encode`` writes them.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 from scillm.codeworld.execute import CallRun
 from scillm.codeworld.items import Test
+from scillm.codeworld.values import encode
 
 __all__ = ["VERDICTS", "TestVerdict", "json_safe", "judge_call", "same_stdout", "same_value"]
 
@@ -69,7 +74,9 @@ class TestVerdict:
         return data
 
 
-def judge_call(test: Test, run: CallRun, program_status: str, stdio: bool) -> TestVerdict:
+def judge_call(
+    test: Test, run: CallRun, program_status: str, stdio: bool, language: str = "python"
+) -> TestVerdict:
     """The verdict of ``test`` given how its call ran (and whether the program ran at all)."""
     checked = "expected" if test.checked else "exit_status"
     base = TestVerdict(test.id, "error", checked, test.weight, message=run.message)
@@ -85,40 +92,58 @@ def judge_call(test: Test, run: CallRun, program_status: str, stdio: bool) -> Te
     if stdio:
         good = same_stdout(str(run.output), str(test.expected))
     else:
-        good = same_value(run.output, test.expected, test.tolerance)
+        good = same_value(run.output, test.expected, test.tolerance, language)
     message = "" if good else f"expected {_short(test.expected)}, got {_short(run.output)}"
     verdict = "passed" if good else "failed"
     return replace(evidence, verdict=verdict, message=message, output=run.output)
 
 
-def same_value(got: Any, want: Any, tolerance: float = 0.0) -> bool:
-    """Equality of JSON data: bools only equal bools; numbers within ``tolerance``."""
+def same_value(got: Any, want: Any, tolerance: float = 0.0, language: str = "python") -> bool:
+    """``got`` (a program's decoded result) equals ``want``, as the module docstring says."""
     if isinstance(got, bool) or isinstance(want, bool):
         return type(got) is type(want) and got == want
     if isinstance(got, int | float) and isinstance(want, int | float):
+        if want != want:  # NaN
+            return got != got
         if tolerance:
             return math.isclose(got, want, rel_tol=tolerance, abs_tol=tolerance)
         return got == want
-    if isinstance(got, list) and isinstance(want, list):
-        return len(got) == len(want) and all(
-            same_value(g, w, tolerance) for g, w in zip(got, want, strict=True)
+    if isinstance(got, list | tuple) and isinstance(want, list | tuple):
+        lenient = language == "javascript" and isinstance(got, list)
+        return (
+            (lenient or type(got) is type(want))
+            and len(got) == len(want)
+            and all(same_value(g, w, tolerance, language) for g, w in zip(got, want, strict=True))
         )
     if isinstance(got, dict) and isinstance(want, dict):
-        return got.keys() == want.keys() and all(
-            same_value(got[k], want[k], tolerance) for k in want
+        keys = {_key(k): k for k in got}
+        return len(keys) == len(want) and all(
+            _key(k) in keys and same_value(got[keys[_key(k)]], w, tolerance, language)
+            for k, w in want.items()
         )
+    if isinstance(got, set | frozenset) and isinstance(want, set | frozenset):
+        return {_key(g) for g in got} == {_key(w) for w in want}
     return type(got) is type(want) and bool(got == want)
 
 
+def _key(value: Any) -> Any:
+    """A dict key or set element made comparable strictly: True is not 1, NaN is NaN."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, float) and value != value:
+        return ("nan",)
+    if isinstance(value, int | float):
+        return ("number", value)
+    if isinstance(value, tuple):
+        return ("tuple", tuple(_key(v) for v in value))
+    if isinstance(value, frozenset):
+        return ("frozenset", frozenset(_key(v) for v in value))
+    return (type(value).__name__, value)
+
+
 def json_safe(value: Any) -> Any:
-    """``value`` with NaN and infinities spelled as strings, so every JSON parser accepts it."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, list):
-        return [json_safe(v) for v in value]
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    return value
+    """``value`` as JSON data: :func:`scillm.codeworld.values.encode` (plain JSON stays as is)."""
+    return encode(value)
 
 
 def same_stdout(got: str, want: str) -> bool:
