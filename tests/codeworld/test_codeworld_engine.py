@@ -29,7 +29,7 @@ VARIANTS = {
     "sys_exit": "import sys\ndef solve(x):\n    sys.exit(0)\n",
     "no_entry": "def answer(x):\n    return x * 2\n",
     "syntax": "def solve(x)\n    return x * 2\n",
-    "not_json": "def solve(x):\n    return {x}\n",
+    "not_json": "def solve(x):\n    return object()\n",
     "huge": "def solve(x):\n    return 'x' * 10_000_000\n",
     "forger": f"import os\ndef solve(x):\n    print({FORGED!r})\n    os.write(1, b{FORGED!r})\n"
     "    return -1\n",

@@ -18,9 +18,6 @@ def not_passed(variant: dict[str, Any]) -> list[str]:
     return [f"{t['id']} {t['verdict']}: {t['message'][:200]}" for t in bad]
 
 
-# Remove once the harnesses use scillm.codeworld.values: today a returned tuple comes back as a
-# list, so HumanEval/8, 20, 87, 107, 112, 136, 148 and 155 fail (strict: a pass shows it is time).
-@pytest.mark.xfail(strict=True, reason="the harnesses do not carry tuples yet (values.py)")
 async def test_canonical_solutions_pass_every_test_and_broken_variants_fail() -> None:
     problems = humaneval.problems()
     items = [

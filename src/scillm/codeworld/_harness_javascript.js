@@ -9,6 +9,7 @@
 const fs = require('fs');
 const util = require('util');
 const vm = require('vm');
+const values = require('./values.js');
 
 const call = JSON.parse(fs.readFileSync(0, 'utf8'));
 const MESSAGE_CAP = 2000;
@@ -35,17 +36,16 @@ function report(record) {
 }
 
 function encode(value) {
-  let text;
+  let data;
   try {
-    text = JSON.stringify(value === undefined ? null : value);
+    data = values.encode(value === undefined ? null : value);
   } catch (err) {
-    return { status: 'error', message: `returned a value that is not JSON data: ${describe(err)}` };
+    return { status: 'error', message: `returned a value CodeWorld cannot carry: ${describe(err)}` };
   }
-  if (text === undefined) return { status: 'error', message: `returned a ${typeof value}` };
-  if (text.length > call.output_cap) {
+  if (JSON.stringify(data).length > call.output_cap) {
     return { status: 'output_limit', message: `return value over ${call.output_cap} bytes` };
   }
-  return { status: 'ok', output: JSON.parse(text) };
+  return { status: 'ok', output: data };
 }
 
 function lookup(name) {
@@ -87,7 +87,7 @@ async function main() {
     report({ status: 'ok', output: name === undefined ? null : name });
   }
   try {
-    report(encode(await lookup(call.entry)(...call.args)));
+    report(encode(await lookup(call.entry)(...values.decode(call.args))));
   } catch (err) {
     report(failure(err));
   }

@@ -51,8 +51,13 @@ REPORTABLE = ("ok", "error", "memory_limit", "output_limit", "sandbox_error", "c
 STDERR_TAIL = 4096
 
 
+VALUES: dict[str, Any] = {}  # scillm_values.py (scillm.codeworld.values), loaded by main
+
+
 def main() -> None:
     start = int(sys.argv[1])
+    with open("scillm_values.py", encoding="utf-8") as codec:
+        exec(compile(codec.read(), "scillm_values.py", "exec"), VALUES)
     with open("spec.json", encoding="utf-8") as spec_file:
         spec = json.load(spec_file)
     lock_work_dir()
@@ -109,7 +114,7 @@ def uid_of(first: int | None, job: int) -> int | None:
 
 def python_job(code: Any, spec: dict[str, Any], entry: str, args: list[Any]) -> Callable[[], Any]:
     """What a Python call's child runs: load the program, call the entrypoint."""
-    return lambda: load(code, spec, entry)(*args)
+    return lambda: load(code, spec, entry)(*VALUES["decode"](args, "args"))
 
 
 def runner_job(spec: dict[str, Any], entry: str | None, args: list[Any]) -> dict[str, Any]:
@@ -288,15 +293,15 @@ def parse(raw: bytes) -> dict[str, Any] | None:
 
 
 def encode(value: Any, cap: int) -> dict[str, Any]:
-    """The return value as JSON (checked here, so one bad value spoils only its own call)."""
+    """The return value in the values encoding (checked here: a bad value spoils only its call)."""
     try:
-        text = json.dumps(value)
-    except (TypeError, ValueError, RecursionError) as exc:
-        kind = type(value).__name__
-        return {"status": "error", "message": f"returned a {kind}, which is not JSON data: {exc}"}
+        data = VALUES["encode"](value, "the return value")
+        text = json.dumps(data)
+    except (ValueError, RecursionError) as exc:  # Unencodable is a ValueError
+        return {"status": "error", "message": f"returned a {type(value).__name__}: {exc}"}
     if len(text) > cap:
         return {"status": "output_limit", "message": f"return value over {cap} bytes as JSON"}
-    return {"status": "ok", "output": value}
+    return {"status": "ok", "output": data}
 
 
 def kill_leftovers(pid: int, uid: int | None) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scillm.codeworld import values
 from scillm.sandbox import ISOLATION_NONE, LANGUAGES, SandboxResult, arun
 from scillm.sandbox.languages import locate, this_python
 from scillm.sandbox.verdict import MEMORY_MARKERS
@@ -37,7 +38,12 @@ __all__ = [
 ]
 
 HERE = Path(__file__).parent
-HARNESSES = {"python": "_harness_python.py", "javascript": "_harness_javascript.js"}
+HARNESSES = {
+    "python": "_harness_python.py",
+    "javascript": "_harness_javascript.js",
+    "values": "values.py",
+    "values.js": "_values.js",
+}
 # Python runs with the standard library only: no site-packages (whose .pth hooks can cost the
 # sandbox ~70 ms per start here), no PYTHON* variables, no user site. bash starts it so the
 # flags can be given; the sandbox always shows the interpreter that runs scillm.
@@ -143,16 +149,17 @@ def function_program(
     lang = LANGUAGES[language]
     filename = module + Path(lang.source).suffix
     runner = None
-    files = {"main.py": _harness("python"), filename: code}
+    files = {"main.py": _harness("python"), "scillm_values.py": _harness("values"), filename: code}
     if language != "python":
         toolchain = locate(lang)
         tool = toolchain.executable if toolchain else lang.tool
         runner = [tool, f"--max-old-space-size={memory_mb}", "call.js"]
         files["call.js"] = _harness(language)
+        files["values.js"] = _harness("values.js")
     spec = {
         "filename": filename,
         "entrypoints": list(entrypoints),
-        "calls": [{"args": list(args), "timeout_s": timeout} for args, timeout in calls],
+        "calls": [{"args": values.encode(list(args)), "timeout_s": t} for args, t in calls],
         "load_timeout_s": LOAD_TIMEOUT_S,
         "memory": (memory_mb + lang.reserve_mb) << 20,
         "memory_markers": list(MEMORY_MARKERS),
@@ -340,9 +347,15 @@ def _call_run(event: dict[str, Any], stdio: bool, startup_cpu_ms: float) -> Call
         return CallRun("error", message=f"the harness reported an unknown status {status!r}")
     stdout = _text(event.get("stdout"))
     cpu = _number(event.get("cpu_ms"))
+    output: Any = stdout
+    if not stdio and status == "ok":
+        try:
+            output = values.decode(event.get("output"), "output")
+        except values.Malformed as exc:
+            return CallRun("error", message=f"the harness reported a malformed value: {exc}")
     return CallRun(
         status=status,
-        output=stdout if stdio else event.get("output"),
+        output=output if status == "ok" or stdio else None,
         stdout=stdout,
         stderr=_text(event.get("stderr")),
         message=_text(event.get("message"))[:CAPTURE_CAP],
