@@ -27,6 +27,7 @@ from scillm.certainly.coq_output import (
 from scillm.certainly.coq_source import CoqSource, assemble
 from scillm.certainly.isolation import WorkDir, read_private, work_dir
 from scillm.certainly.items import ProofItem
+from scillm.certainly.known_bugs import bugs_for
 from scillm.certainly.process import Ran, Toolchain, find_toolchain, install_prefix
 from scillm.certainly.screen import screen_coq
 from scillm.certainly.verdict import Message, Verdict, error_verdict
@@ -64,6 +65,7 @@ class CoqChecker:
         assert toolchain.path is not None
         self._toolchain = toolchain
         self._version = toolchain.version
+        self._known_bugs = bugs_for("coq", toolchain.version)
         self._allowlist = allowlist
 
     async def check(self, item: ProofItem, timeout_s: float) -> Verdict:
@@ -79,7 +81,13 @@ class CoqChecker:
             async with work_dir(self._toolchain, files, MEMORY_MB) as box:
                 verdict = await self._check_in(box, item, source, timeout_s)
         elapsed_ms = round((time.monotonic() - started) * 1000)
-        return replace(verdict, time_ms=elapsed_ms, backend_version=self._version)
+        return replace(
+            verdict,
+            time_ms=elapsed_ms,
+            backend_version=self._version,
+            prover="Coq",
+            known_bugs=self._known_bugs,
+        )
 
     async def _check_in(
         self, box: WorkDir, item: ProofItem, source: CoqSource, timeout_s: float
