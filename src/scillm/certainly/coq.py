@@ -43,6 +43,9 @@ GLOB_FILE = f"{LIBRARY}.glob"
 FINDLIB_CONF = "/etc/ocamlfind.conf"  # coqc reads it (via findlib) to locate its plugins
 # Passed into the sandbox when set: where Coq finds libraries, plugins and findlib's config.
 PASSED_ENV = ("COQPATH", "COQLIB", "OCAMLFIND_CONF", "OCAMLPATH")
+# No native compiler: native_compute then runs as vm_compute (with a warning), so a proof never
+# trusts OCaml-compiled code (nativenorm bugs, rocq#17871) and needs no compiler in the sandbox.
+COQC_FLAGS = ("-q", "-w", "-deprecated-native-compiler-option", "-native-compiler", "no")
 
 
 async def find_coqc(configured: str | None = None) -> Toolchain:
@@ -120,7 +123,7 @@ class CoqChecker:
 
 async def _coqc(box: WorkDir, args: list[str], deadline: float) -> Ran:
     # -Q src "" makes the item the library Top, so its names print as Top.<name>.
-    return await box.run(["-q", "-Q", SOURCE_DIR, "", *args], deadline - time.monotonic())
+    return await box.run([*COQC_FLAGS, "-Q", SOURCE_DIR, "", *args], deadline - time.monotonic())
 
 
 def _unfinished(item: ProofItem, ran: Ran, timeout_s: float) -> Verdict:

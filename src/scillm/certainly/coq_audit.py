@@ -91,12 +91,16 @@ class Audit:
         named = {e.short: e for e in reversed(glob) if code and e.kind not in NAMELESS_KINDS}
         self._names = sorted(named.values(), key=lambda e: e.offset)
         self._libraries = [lib for lib in libraries if not lib.startswith(f"{LIBRARY}.")]
-        declared: set[str] = set()
+        # One declaration may be recorded twice at one place (a one-field Class is "ind" and
+        # "rec", its field "constr" and "proj"); the same name declared at another place is not.
+        declared: dict[str, int] = {}
         self.redeclared: list[GlobEntry] = []
         for entry in glob:
-            if entry.kind not in NAMELESS_KINDS:
-                (self.redeclared if entry.qualified in declared else []).append(entry)
-                declared.add(entry.qualified)
+            if (
+                entry.kind not in NAMELESS_KINDS
+                and declared.setdefault(entry.qualified, entry.offset) != entry.offset
+            ):
+                self.redeclared.append(entry)
         self._checks: list[_Check] = []
 
     @property
@@ -160,6 +164,15 @@ class Audit:
                 f"{entry.short} is declared a second time here (after Abort or Reset); one "
                 "name may have one statement only",
             )
+        for entry in self._shadows:
+            words = _worded(entry)
+            if words:
+                findings.problem(
+                    self.line_of(entry),
+                    f"declares a notation with {', '.join(map(repr, words))}: a notation in "
+                    "checked code may use ASCII symbols only, since a word or numeral in it can "
+                    "make a statement read as something it does not state",
+                )
         for entry in self.entries:
             if entry.qualified in self._absent:
                 findings.absent(entry, self._absent[entry.qualified])
@@ -300,6 +313,13 @@ class _Findings:
 
 def _by_line(messages: list[Message]) -> list[Message]:
     return sorted(messages, key=lambda m: (m.line is None, m.line or 0))
+
+
+def _worded(entry: GlobEntry) -> list[str]:
+    """A notation's tokens that are words, numerals or not ASCII (``'False'``, ``2``, ``∀``)."""
+    query = notation_query(entry.short) if entry.kind == "not" else None
+    tokens = (query or "").split()
+    return [t for t in tokens if t != "_" and (not t.isascii() or any(c.isalnum() for c in t))]
 
 
 def _locate_target(entry: GlobEntry) -> str:
