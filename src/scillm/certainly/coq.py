@@ -13,6 +13,7 @@ command screen (:mod:`scillm.certainly.screen`).
 from __future__ import annotations
 
 import os
+import secrets
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +25,7 @@ from scillm.certainly.coq_output import (
     parse_glob,
     required_libraries,
 )
+from scillm.certainly.coq_recursion import PRINT_SETUP, read_printed
 from scillm.certainly.coq_source import CoqSource, assemble
 from scillm.certainly.isolation import WorkDir, read_private, work_dir
 from scillm.certainly.items import ProofItem
@@ -43,6 +45,8 @@ GLOB_FILE = f"{LIBRARY}.glob"
 FINDLIB_CONF = "/etc/ocamlfind.conf"  # coqc reads it (via findlib) to locate its plugins
 # Passed into the sandbox when set: where Coq finds libraries, plugins and findlib's config.
 PASSED_ENV = ("COQPATH", "COQLIB", "OCAMLFIND_CONF", "OCAMLPATH")
+RECURSION_FILE = "Recursion.v"
+RECURSION_ROUNDS = 8  # rounds of "print what the printed terms mention"
 # No native compiler: native_compute then runs as vm_compute (with a warning), so a proof never
 # trusts OCaml-compiled code (nativenorm bugs, rocq#17871) and needs no compiler in the sandbox.
 COQC_FLAGS = ("-q", "-w", "-deprecated-native-compiler-option", "-native-compiler", "no")
@@ -116,9 +120,60 @@ class CoqChecker:
                 return _unfinished(item, ran, timeout_s)
             missing = audit.missing(ran)
             if missing is None:
-                return audit.judge(item.id, ran, box.path, self._allowlist, messages)
+                verdict = audit.judge(item.id, ran, box.path, self._allowlist, messages)
+                break
             # Each round drops one missing declaration, so this ends.
             absent[missing[0]] = missing[1]
+        if verdict.status != "proved":
+            return verdict
+        lines = {e.qualified: audit.line_of(e) for e in audit.entries if e.qualified not in absent}
+        unsafe = await _unsafe_recursion(box, lines, deadline)
+        if isinstance(unsafe, Ran):
+            return _unfinished(item, unsafe, timeout_s)
+        if unsafe:
+            return replace(verdict, status="failed", messages=(*verdict.messages, *unsafe))
+        return verdict
+
+
+async def _unsafe_recursion(
+    box: WorkDir, lines: dict[str, int], deadline: float
+) -> list[Message] | Ran:
+    """Check the recursion of the declarations in ``lines`` and of every item name they reach.
+
+    Each round prints the names found so far (:mod:`scillm.certainly.coq_recursion`) and takes
+    the item's names their terms mention into the next. Returns the problems, or the run that
+    did not finish.
+    """
+    todo, seen = list(lines), set(lines)
+    problems: list[tuple[str, str]] = []  # (the name printed, the problem)
+    for _round in range(RECURSION_ROUNDS):
+        if not todo:
+            break
+        # Random names: the checked file ran in this directory and could have planted files.
+        out = f"scillm_{secrets.token_hex(6)}_r"
+        prints = [f'Redirect "{out}{i}" Print {name}.' for i, name in enumerate(todo)]
+        text = "\n".join([f"Require {LIBRARY}.", PRINT_SETUP, *prints]) + "\n"
+        box.write(f"{SOURCE_DIR}/{RECURSION_FILE}", text)
+        ran = await _coqc(box, ["-noglob", f"{SOURCE_DIR}/{RECURSION_FILE}"], deadline)
+        if ran.timed_out or ran.problem:
+            return ran
+        found: list[str] = []
+        for i, name in enumerate(todo):
+            printed = read_private(box.path / f"{out}{i}.out")
+            if printed is None or ran.returncode != 0:
+                problems.append((name, f"could not print {name} to check its recursion"))
+                continue
+            reading = read_printed(name, printed)
+            problems += [(name, problem) for problem in reading.problems]
+            found += sorted(reading.references - seen)
+        todo = list(dict.fromkeys(found))
+        seen.update(todo)
+    if todo:
+        problems.append((todo[0], f"declarations nest too deep to check (at {todo[0]})"))
+    return [
+        Message("error", lines.get(name), f"unsafe_recursion: {text}")
+        for name, text in dict.fromkeys(problems)
+    ]
 
 
 async def _coqc(box: WorkDir, args: list[str], deadline: float) -> Ran:
