@@ -127,7 +127,7 @@ class CoqChecker:
         if verdict.status != "proved":
             return verdict
         lines = {e.qualified: audit.line_of(e) for e in audit.entries if e.qualified not in absent}
-        unsafe = await _unsafe_recursion(box, lines, deadline)
+        unsafe = await _unsafe_recursion(box, audit.printed(box.path), lines, deadline)
         if isinstance(unsafe, Ran):
             return _unfinished(item, unsafe, timeout_s)
         if unsafe:
@@ -136,40 +136,44 @@ class CoqChecker:
 
 
 async def _unsafe_recursion(
-    box: WorkDir, lines: dict[str, int], deadline: float
+    box: WorkDir, printed: dict[str, str | None], lines: dict[str, int], deadline: float
 ) -> list[Message] | Ran:
-    """Check the recursion of the declarations in ``lines`` and of every item name they reach.
+    """Check the recursion of the declarations ``printed`` shows and of every name they reach.
 
-    Each round prints the names found so far (:mod:`scillm.certainly.coq_recursion`) and takes
-    the item's names their terms mention into the next. Returns the problems, or the run that
-    did not finish.
+    The audit printed the checked declarations; each further round prints the item's names
+    the terms so far mention (:mod:`scillm.certainly.coq_recursion`). Returns the problems,
+    with the line of the declaration where known, or the run that did not finish.
     """
-    todo, seen = list(lines), set(lines)
+    seen = set(printed)
     problems: list[tuple[str, str]] = []  # (the name printed, the problem)
     for _round in range(RECURSION_ROUNDS):
-        if not todo:
-            break
-        # Random names: the checked file ran in this directory and could have planted files.
-        out = f"scillm_{secrets.token_hex(6)}_r"
-        prints = [f'Redirect "{out}{i}" Print {name}.' for i, name in enumerate(todo)]
-        text = "\n".join([f"Require {LIBRARY}.", PRINT_SETUP, *prints]) + "\n"
-        box.write(f"{SOURCE_DIR}/{RECURSION_FILE}", text)
-        ran = await _coqc(box, ["-noglob", f"{SOURCE_DIR}/{RECURSION_FILE}"], deadline)
-        if ran.timed_out or ran.problem:
-            return ran
         found: list[str] = []
-        for i, name in enumerate(todo):
-            printed = read_private(box.path / f"{out}{i}.out")
-            if printed is None or ran.returncode != 0:
+        for name, text in printed.items():
+            if text is None:
                 problems.append((name, f"could not print {name} to check its recursion"))
                 continue
-            reading = read_printed(name, printed)
+            reading = read_printed(name, text)
             problems += [(name, problem) for problem in reading.problems]
             found += sorted(reading.references - seen)
         todo = list(dict.fromkeys(found))
+        if not todo:
+            break
         seen.update(todo)
-    if todo:
-        problems.append((todo[0], f"declarations nest too deep to check (at {todo[0]})"))
+        # Random names: the checked file ran in this directory and could have planted files.
+        out = f"scillm_{secrets.token_hex(6)}_r"
+        prints = [f'Redirect "{out}{i}" Print {name}.' for i, name in enumerate(todo)]
+        text = "\n".join([f"Require {LIBRARY}.", f"{PRINT_SETUP} Set Printing All.", *prints])
+        box.write(f"{SOURCE_DIR}/{RECURSION_FILE}", text + "\n")
+        ran = await _coqc(box, ["-noglob", f"{SOURCE_DIR}/{RECURSION_FILE}"], deadline)
+        if ran.timed_out or ran.problem:
+            return ran
+        printed = {
+            name: read_private(box.path / f"{out}{i}.out") if ran.returncode == 0 else None
+            for i, name in enumerate(todo)
+        }
+    else:
+        name = next(iter(printed))
+        problems.append((name, f"declarations nest too deep to check (at {name})"))
     return [
         Message("error", lines.get(name), f"unsafe_recursion: {text}")
         for name, text in dict.fromkeys(problems)

@@ -6,7 +6,8 @@ says which check failed; each check's output goes to its own ``Redirect`` file:
 
 - line 1 loads the library;
 - each theorem and definition coqc recorded gets ``Check`` (the statement, printed with standard
-  notations) and ``Print Assumptions``;
+  notations), ``Print Assumptions`` and ``Print`` under ``Set Printing All`` (its kernel term,
+  for the recursion check);
 - for a ``statement`` item, a last line demands that the theorem's type is syntactically the
   type of the reference lemma elaborated from the given statement (``constr_eq``);
 - for a ``code`` item, the libraries it required are imported (only now, so that axioms above
@@ -38,6 +39,7 @@ from scillm.certainly.coq_output import (
     notation_query,
     parse_assumptions,
 )
+from scillm.certainly.coq_recursion import PRINT_SETUP
 from scillm.certainly.coq_source import REFERENCE_NAME, CoqSource
 from scillm.certainly.isolation import read_private
 from scillm.certainly.process import Ran
@@ -109,13 +111,15 @@ class Audit:
 
     def text(self) -> str:
         """The audit file. A check's outputs are named after its index (its line number - 1)."""
-        lines = [("Require Top.", _Check("load"))]
+        lines = [(f"Require Top. {PRINT_SETUP}", _Check("load"))]
         for entry in self.entries:
             if entry.qualified in self._absent:
                 continue
             name, index = entry.qualified, len(lines)
             command = f'Redirect "{self._out("c", index)}" Check {name}. '
-            command += f'Redirect "{self._out("a", index)}" Print Assumptions {name}.'
+            command += f'Redirect "{self._out("a", index)}" Print Assumptions {name}. '
+            command += f'Set Printing All. Redirect "{self._out("p", index)}" Print {name}. '
+            command += "Unset Printing All."
             lines.append((command, _Check("declaration", entry)))
         if self.goal is not None and self.goal not in self._absent:
             reference = f"{LIBRARY}.{REFERENCE_NAME}"
@@ -190,6 +194,15 @@ class Audit:
             axioms=tuple(sorted(findings.axioms)),
             statement_matches=None if self.goal is None else findings.statement_ok,
         )
+
+    def printed(self, work: Path) -> dict[str, str | None]:
+        """Each checked declaration's ``Print`` under ``Set Printing All`` (for the recursion
+        check, :mod:`scillm.certainly.coq_recursion`); None where it is missing."""
+        return {
+            check.entry.qualified: self.output(work, "p", index)
+            for index, check in enumerate(self._checks)
+            if check.what == "declaration" and check.entry is not None
+        }
 
     def line_of(self, entry: GlobEntry) -> int:
         """The 1-based source line of a declaration (.glob offsets count UTF-8 bytes)."""

@@ -53,10 +53,11 @@ from scillm.certainly.coq_terms import (
 
 __all__ = ["PRINT_SETUP", "Reading", "read_printed"]
 
-# Printed kernel terms: no notations, flat matches without default clauses.
+# How terms must print for this module: the whole term, flat matches with no default clause.
+# Each Print also needs "Set Printing All" (no notations, every argument explicit).
 PRINT_SETUP = (
-    "Set Printing All. Set Printing Width 100000. Unset Printing Allow Match Default Clause. "
-    "Unset Printing Factorizable Match Patterns. Set Printing Depth 1000000."
+    "Set Printing Width 100000. Set Printing Depth 1000000. "
+    "Unset Printing Allow Match Default Clause. Unset Printing Factorizable Match Patterns."
 )
 _CONSTANT = re.compile(r"(?P<name>\S+?)(?:@\{[^}]*\})? =\s")
 _DECLARATION = re.compile(r"(?:\*\*\* \[ |(?:Co)?Inductive |Variant |Record |Structure |Class )")
