@@ -25,6 +25,9 @@ VERDICT_KEYS = {
     "statement_matches",
     "time_ms",
     "backend_version",
+    "prover",
+    "version",
+    "known_bugs",
 }
 
 
@@ -138,6 +141,8 @@ def test_a_verdict_is_json_ready() -> None:
     assert set(data) == VERDICT_KEYS
     assert data["status"] == "proved" and data["axioms"] == [] and data["uses_sorry"] is False
     assert data["messages"] == [{"severity": "info", "line": 1, "text": "checked t : 1 + 1 = 2"}]
+    assert data["prover"] == "Coq" and data["version"] == data["backend_version"]
+    assert all(set(bug) >= {"id", "fixed_in", "source"} for bug in data["known_bugs"])
     assert Verdict(id="x", backend=None, status="error").to_dict()["messages"] == []
 
 

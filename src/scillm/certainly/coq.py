@@ -13,6 +13,7 @@ command screen (:mod:`scillm.certainly.screen`).
 from __future__ import annotations
 
 import os
+import secrets
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -24,9 +25,11 @@ from scillm.certainly.coq_output import (
     parse_glob,
     required_libraries,
 )
+from scillm.certainly.coq_recursion import PRINT_SETUP, read_printed
 from scillm.certainly.coq_source import CoqSource, assemble
 from scillm.certainly.isolation import WorkDir, read_private, work_dir
 from scillm.certainly.items import ProofItem
+from scillm.certainly.known_bugs import bugs_for
 from scillm.certainly.process import Ran, Toolchain, find_toolchain, install_prefix
 from scillm.certainly.screen import screen_coq
 from scillm.certainly.verdict import Message, Verdict, error_verdict
@@ -42,6 +45,11 @@ GLOB_FILE = f"{LIBRARY}.glob"
 FINDLIB_CONF = "/etc/ocamlfind.conf"  # coqc reads it (via findlib) to locate its plugins
 # Passed into the sandbox when set: where Coq finds libraries, plugins and findlib's config.
 PASSED_ENV = ("COQPATH", "COQLIB", "OCAMLFIND_CONF", "OCAMLPATH")
+RECURSION_FILE = "Recursion.v"
+RECURSION_ROUNDS = 8  # rounds of "print what the printed terms mention"
+# No native compiler: native_compute then runs as vm_compute (with a warning), so a proof never
+# trusts OCaml-compiled code (nativenorm bugs, rocq#17871) and needs no compiler in the sandbox.
+COQC_FLAGS = ("-q", "-w", "-deprecated-native-compiler-option", "-native-compiler", "no")
 
 
 async def find_coqc(configured: str | None = None) -> Toolchain:
@@ -64,6 +72,7 @@ class CoqChecker:
         assert toolchain.path is not None
         self._toolchain = toolchain
         self._version = toolchain.version
+        self._known_bugs = bugs_for("coq", toolchain.version)
         self._allowlist = allowlist
 
     async def check(self, item: ProofItem, timeout_s: float) -> Verdict:
@@ -79,7 +88,13 @@ class CoqChecker:
             async with work_dir(self._toolchain, files, MEMORY_MB) as box:
                 verdict = await self._check_in(box, item, source, timeout_s)
         elapsed_ms = round((time.monotonic() - started) * 1000)
-        return replace(verdict, time_ms=elapsed_ms, backend_version=self._version)
+        return replace(
+            verdict,
+            time_ms=elapsed_ms,
+            backend_version=self._version,
+            prover="Coq",
+            known_bugs=self._known_bugs,
+        )
 
     async def _check_in(
         self, box: WorkDir, item: ProofItem, source: CoqSource, timeout_s: float
@@ -105,14 +120,69 @@ class CoqChecker:
                 return _unfinished(item, ran, timeout_s)
             missing = audit.missing(ran)
             if missing is None:
-                return audit.judge(item.id, ran, box.path, self._allowlist, messages)
+                verdict = audit.judge(item.id, ran, box.path, self._allowlist, messages)
+                break
             # Each round drops one missing declaration, so this ends.
             absent[missing[0]] = missing[1]
+        if verdict.status != "proved":
+            return verdict
+        lines = {e.qualified: audit.line_of(e) for e in audit.entries if e.qualified not in absent}
+        unsafe = await _unsafe_recursion(box, audit.printed(box.path), lines, deadline)
+        if isinstance(unsafe, Ran):
+            return _unfinished(item, unsafe, timeout_s)
+        if unsafe:
+            return replace(verdict, status="failed", messages=(*verdict.messages, *unsafe))
+        return verdict
+
+
+async def _unsafe_recursion(
+    box: WorkDir, printed: dict[str, str | None], lines: dict[str, int], deadline: float
+) -> list[Message] | Ran:
+    """Check the recursion of the declarations ``printed`` shows and of every name they reach.
+
+    The audit printed the checked declarations; each further round prints the item's names
+    the terms so far mention (:mod:`scillm.certainly.coq_recursion`). Returns the problems,
+    with the line of the declaration where known, or the run that did not finish.
+    """
+    seen = set(printed)
+    problems: list[tuple[str, str]] = []  # (the name printed, the problem)
+    for _round in range(RECURSION_ROUNDS):
+        found: list[str] = []
+        for name, text in printed.items():
+            if text is None:
+                problems.append((name, f"could not print {name} to check its recursion"))
+                continue
+            reading = read_printed(name, text)
+            problems += [(name, problem) for problem in reading.problems]
+            found += sorted(reading.references - seen)
+        todo = list(dict.fromkeys(found))
+        if not todo:
+            break
+        seen.update(todo)
+        # Random names: the checked file ran in this directory and could have planted files.
+        out = f"scillm_{secrets.token_hex(6)}_r"
+        prints = [f'Redirect "{out}{i}" Print {name}.' for i, name in enumerate(todo)]
+        text = "\n".join([f"Require {LIBRARY}.", f"{PRINT_SETUP} Set Printing All.", *prints])
+        box.write(f"{SOURCE_DIR}/{RECURSION_FILE}", text + "\n")
+        ran = await _coqc(box, ["-noglob", f"{SOURCE_DIR}/{RECURSION_FILE}"], deadline)
+        if ran.timed_out or ran.problem:
+            return ran
+        printed = {
+            name: read_private(box.path / f"{out}{i}.out") if ran.returncode == 0 else None
+            for i, name in enumerate(todo)
+        }
+    else:
+        name = next(iter(printed))
+        problems.append((name, f"declarations nest too deep to check (at {name})"))
+    return [
+        Message("error", lines.get(name), f"unsafe_recursion: {text}")
+        for name, text in dict.fromkeys(problems)
+    ]
 
 
 async def _coqc(box: WorkDir, args: list[str], deadline: float) -> Ran:
     # -Q src "" makes the item the library Top, so its names print as Top.<name>.
-    return await box.run(["-q", "-Q", SOURCE_DIR, "", *args], deadline - time.monotonic())
+    return await box.run([*COQC_FLAGS, "-Q", SOURCE_DIR, "", *args], deadline - time.monotonic())
 
 
 def _unfinished(item: ProofItem, ran: Ran, timeout_s: float) -> Verdict:

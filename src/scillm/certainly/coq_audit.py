@@ -6,7 +6,8 @@ says which check failed; each check's output goes to its own ``Redirect`` file:
 
 - line 1 loads the library;
 - each theorem and definition coqc recorded gets ``Check`` (the statement, printed with standard
-  notations) and ``Print Assumptions``;
+  notations), ``Print Assumptions`` and ``Print`` under ``Set Printing All`` (its kernel term,
+  for the recursion check);
 - for a ``statement`` item, a last line demands that the theorem's type is syntactically the
   type of the reference lemma elaborated from the given statement (``constr_eq``);
 - for a ``code`` item, the libraries it required are imported (only now, so that axioms above
@@ -38,6 +39,7 @@ from scillm.certainly.coq_output import (
     notation_query,
     parse_assumptions,
 )
+from scillm.certainly.coq_recursion import PRINT_SETUP
 from scillm.certainly.coq_source import REFERENCE_NAME, CoqSource
 from scillm.certainly.isolation import read_private
 from scillm.certainly.process import Ran
@@ -91,12 +93,16 @@ class Audit:
         named = {e.short: e for e in reversed(glob) if code and e.kind not in NAMELESS_KINDS}
         self._names = sorted(named.values(), key=lambda e: e.offset)
         self._libraries = [lib for lib in libraries if not lib.startswith(f"{LIBRARY}.")]
-        declared: set[str] = set()
+        # One declaration may be recorded twice at one place (a one-field Class is "ind" and
+        # "rec", its field "constr" and "proj"); the same name declared at another place is not.
+        declared: dict[str, int] = {}
         self.redeclared: list[GlobEntry] = []
         for entry in glob:
-            if entry.kind not in NAMELESS_KINDS:
-                (self.redeclared if entry.qualified in declared else []).append(entry)
-                declared.add(entry.qualified)
+            if (
+                entry.kind not in NAMELESS_KINDS
+                and declared.setdefault(entry.qualified, entry.offset) != entry.offset
+            ):
+                self.redeclared.append(entry)
         self._checks: list[_Check] = []
 
     @property
@@ -105,13 +111,15 @@ class Audit:
 
     def text(self) -> str:
         """The audit file. A check's outputs are named after its index (its line number - 1)."""
-        lines = [("Require Top.", _Check("load"))]
+        lines = [(f"Require Top. {PRINT_SETUP}", _Check("load"))]
         for entry in self.entries:
             if entry.qualified in self._absent:
                 continue
             name, index = entry.qualified, len(lines)
             command = f'Redirect "{self._out("c", index)}" Check {name}. '
-            command += f'Redirect "{self._out("a", index)}" Print Assumptions {name}.'
+            command += f'Redirect "{self._out("a", index)}" Print Assumptions {name}. '
+            command += f'Set Printing All. Redirect "{self._out("p", index)}" Print {name}. '
+            command += "Unset Printing All."
             lines.append((command, _Check("declaration", entry)))
         if self.goal is not None and self.goal not in self._absent:
             reference = f"{LIBRARY}.{REFERENCE_NAME}"
@@ -160,6 +168,15 @@ class Audit:
                 f"{entry.short} is declared a second time here (after Abort or Reset); one "
                 "name may have one statement only",
             )
+        for entry in self._shadows:
+            words = _worded(entry)
+            if words:
+                findings.problem(
+                    self.line_of(entry),
+                    f"declares a notation with {', '.join(map(repr, words))}: a notation in "
+                    "checked code may use ASCII symbols only, since a word or numeral in it can "
+                    "make a statement read as something it does not state",
+                )
         for entry in self.entries:
             if entry.qualified in self._absent:
                 findings.absent(entry, self._absent[entry.qualified])
@@ -177,6 +194,15 @@ class Audit:
             axioms=tuple(sorted(findings.axioms)),
             statement_matches=None if self.goal is None else findings.statement_ok,
         )
+
+    def printed(self, work: Path) -> dict[str, str | None]:
+        """Each checked declaration's ``Print`` under ``Set Printing All`` (for the recursion
+        check, :mod:`scillm.certainly.coq_recursion`); None where it is missing."""
+        return {
+            check.entry.qualified: self.output(work, "p", index)
+            for index, check in enumerate(self._checks)
+            if check.what == "declaration" and check.entry is not None
+        }
 
     def line_of(self, entry: GlobEntry) -> int:
         """The 1-based source line of a declaration (.glob offsets count UTF-8 bytes)."""
@@ -300,6 +326,13 @@ class _Findings:
 
 def _by_line(messages: list[Message]) -> list[Message]:
     return sorted(messages, key=lambda m: (m.line is None, m.line or 0))
+
+
+def _worded(entry: GlobEntry) -> list[str]:
+    """A notation's tokens that are words, numerals or not ASCII (``'False'``, ``2``, ``∀``)."""
+    query = notation_query(entry.short) if entry.kind == "not" else None
+    tokens = (query or "").split()
+    return [t for t in tokens if t != "_" and (not t.isascii() or any(c.isalnum() for c in t))]
 
 
 def _locate_target(entry: GlobEntry) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 
 from scillm.certainly.isolation import work_dir
 from scillm.certainly.items import ProofItem
+from scillm.certainly.known_bugs import bugs_for
 from scillm.certainly.lean_output import (
     LEAN_STANDARD_AXIOMS,
     SORRY_AXIOM,
@@ -124,6 +125,7 @@ class LeanChecker:
         assert toolchain.path is not None
         self._toolchain = toolchain
         self._version = toolchain.version
+        self._known_bugs = bugs_for("lean4", toolchain.version)
         self._allowed = (allowlist | LEAN_STANDARD_AXIOMS) - {SORRY_AXIOM}
 
     async def check(self, item: ProofItem, timeout_s: float) -> Verdict:
@@ -137,7 +139,13 @@ class LeanChecker:
         else:
             verdict = await self._run(item, source, timeout_s)
         elapsed_ms = round((time.monotonic() - started) * 1000)
-        return replace(verdict, time_ms=elapsed_ms, backend_version=self._version)
+        return replace(
+            verdict,
+            time_ms=elapsed_ms,
+            backend_version=self._version,
+            prover="Lean 4",
+            known_bugs=self._known_bugs,
+        )
 
     async def _run(self, item: ProofItem, source: LeanSource, timeout_s: float) -> Verdict:
         async with work_dir(self._toolchain, {SOURCE_FILE: source.text}, MEMORY_MB) as box:

@@ -1,18 +1,24 @@
-"""Refuse prover commands that reach outside the proof: files, directories, native code, programs.
+"""Refuse prover commands that reach outside the proof, switch off kernel checks, or hide meaning.
 
 Provers run in scillm's sandbox, which confines what they touch; this screen is the second
-barrier, and the only one where bubblewrap is missing. It reads the raw source, comments and
-strings included: where comments and strings end depends on the prover's lexer (Lean's
-interpolated strings hold code, Coq lexes strings inside comments), and a screen that guessed
-wrong could be walked around. A keyword in a comment is therefore refused too; the message
-says to remove it.
+barrier, and the only one where bubblewrap is missing.
 
-Coq: ``Redirect``, ``Cd``, ``Load``, ``Declare ML Module``, ``Add [Rec] LoadPath``,
-``Add ML Path``, extraction to files (``Extraction "f"``, ``Extraction Library``,
-``Separate Extraction``, ``Extraction TestCompile``) and ``Print Universes "file"``.
-Lean 4: everything that runs code at elaboration time: ``#eval``, ``run_cmd``/``run_elab``/
-``run_meta``/``run_tac``, ``elab``/``elab_rules``, ``initialize``, elaborator and ``init``
-attributes, ``implemented_by``/``extern``, ``native_decide`` and the ``unsafe*IO`` escapes.
+Coq: the source is lexed as coqc lexes it first: comments nest, a string inside a comment is a
+string (``(* "*)" *)`` is one comment), ``""`` is a quote inside a string. Comments and string
+contents are blanked, so ``Definition s := "Load x".`` passes, and a command is found wherever
+coqc would run it. A source whose comment or string never ends is refused. Refused: ``Redirect``,
+``Cd``, ``Load``, ``Declare ML Module``, ``Add [Rec] LoadPath``, ``Add ML Path``, extraction to
+files (``Extraction "f"``, ``Extraction Library``, ``Separate Extraction``, ``Extraction
+TestCompile``) and ``Print Universes "file"``; switched-off kernel checks (``Unset Guard/
+Positivity/Universe Checking``, ``bypass_check``, ``Typing Flags``: Print Assumptions misses some
+of them, rocq#12155 and #16646); and what can make a statement print as something it does not
+state: ``Number``/``Numeral``/``String Notation`` and coercions (``Coercion``, ``Identity
+Coercion``, ``SubClass``, ``:>`` fields).
+
+Lean 4 is read raw, comments and strings included (interpolated strings hold code): everything
+that runs code at elaboration time: ``#eval``, ``run_cmd``/``run_elab``/``run_meta``/``run_tac``,
+``elab``/``elab_rules``, ``initialize``, elaborator and ``init`` attributes, ``implemented_by``/
+``extern``, ``native_decide`` and the ``unsafe*IO`` escapes; and ``debug.skipKernelTC``.
 """
 
 from __future__ import annotations
@@ -36,6 +42,20 @@ _COQ_FORBIDDEN: tuple[tuple[str, str], ...] = (
     (rf'{_START}Extraction\s*(?:"|(?:Library|TestCompile){_END})', "Extraction to files"),
     (rf"{_START}Separate\s+Extraction{_END}", "Separate Extraction (it writes files)"),
     (rf'{_START}Print\s+(?:Sorted\s+)?Universes{_END}[^."]*"', "Print Universes to a file"),
+    (
+        rf"{_START}Unset\s+(?:Guard|Positivity|Universe)\s+Checking{_END}",
+        "Unset Guard/Positivity/Universe Checking (they switch off kernel checks)",
+    ),
+    (rf"{_START}bypass_check{_END}", "bypass_check (it switches off a kernel check)"),
+    (rf"{_START}Typing\s+Flags{_END}", "Typing Flags (they switch off kernel checks)"),
+    (
+        rf"{_START}(?:Number|Numeral|String)\s+Notation{_END}",
+        "Number/String Notation (it can make a numeral or string mean anything)",
+    ),
+    (
+        rf"{_START}(?:Identity\s+)?Coercion{_END}|{_START}SubClass{_END}|:>",
+        "coercions (a hidden coercion can make a statement print as something it does not state)",
+    ),
 )
 _LEAN_FORBIDDEN: tuple[tuple[str, str], ...] = (
     (r"#eval\b", "#eval (it runs a program)"),
@@ -49,13 +69,17 @@ _LEAN_FORBIDDEN: tuple[tuple[str, str], ...] = (
     ),
     (rf"{_START}native_decide{_END}", "native_decide (it compiles and runs code)"),
     (rf"{_START}unsafe(?:Base|E)?IO{_END}", "unsafeIO (it runs effects inside terms)"),
+    (rf"{_START}debug\.skipKernelTC{_END}", "debug.skipKernelTC (it switches off the kernel)"),
 )
 _SCREENED = "scillm does not run {what}; remove it"
 
 
 def screen_coq(source: str) -> list[Message]:
     """One error per forbidden Coq command, at its line; empty when the source is clean."""
-    return _screen(source, _COQ_FORBIDDEN)
+    code = blank_coq_literals(source)
+    if code is None:
+        return [Message("error", None, "a comment or string in the source is never closed")]
+    return _screen(code, _COQ_FORBIDDEN)
 
 
 def screen_lean(source: str) -> list[Message]:
@@ -70,3 +94,46 @@ def _screen(code: str, forbidden: tuple[tuple[str, str], ...]) -> list[Message]:
             line = code.count("\n", 0, match.start()) + 1
             found.append(Message("error", line, _SCREENED.format(what=what)))
     return sorted(found, key=lambda m: m.line or 0)
+
+
+def blank_coq_literals(source: str) -> str | None:
+    """``source`` with comments and string contents blanked (line breaks kept); None if unclosed."""
+    out = list(source)
+    depth, i, in_string = 0, 0, False
+    while i < len(source):
+        char, pair = source[i], source[i : i + 2]
+        if in_string:
+            if pair == '""':  # an escaped quote
+                _blank(out, i, i + 2)
+                i += 2
+                continue
+            if char == '"':
+                in_string = False
+                if depth:
+                    out[i] = " "
+            else:
+                _blank(out, i, i + 1)
+        elif char == '"':
+            in_string = True
+            if depth:
+                out[i] = " "
+        elif pair == "(*":
+            depth += 1
+            _blank(out, i, i + 2)
+            i += 2
+            continue
+        elif depth and pair == "*)":
+            depth -= 1
+            _blank(out, i, i + 2)
+            i += 2
+            continue
+        elif depth:
+            _blank(out, i, i + 1)
+        i += 1
+    return None if depth or in_string else "".join(out)
+
+
+def _blank(out: list[str], start: int, end: int) -> None:
+    for k in range(start, end):
+        if out[k] != "\n":
+            out[k] = " "

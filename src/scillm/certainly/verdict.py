@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from scillm.certainly.known_bugs import KnownBug
+
 __all__ = ["STATUSES", "Message", "Severity", "Status", "Verdict", "error_verdict"]
 
 Status = Literal["proved", "failed", "error", "timeout", "unavailable"]
@@ -40,6 +42,9 @@ class Verdict:
 
     ``statement_matches`` is None unless the item gave its statement separately; ``axioms`` lists
     every assumption the checked theorems rest on (allowed or not), as the prover names them.
+    ``prover`` and ``backend_version`` say which prover checked it, ``known_bugs`` the critical
+    soundness bugs listed for that version (:mod:`scillm.certainly.known_bugs`): what a
+    ``proved`` had to trust.
     """
 
     id: str | int | None
@@ -51,6 +56,8 @@ class Verdict:
     statement_matches: bool | None = None
     time_ms: int = 0
     backend_version: str | None = None
+    prover: str | None = None
+    known_bugs: tuple[KnownBug, ...] = ()
 
     @property
     def proved(self) -> bool:
@@ -68,6 +75,9 @@ class Verdict:
             "statement_matches": self.statement_matches,
             "time_ms": self.time_ms,
             "backend_version": self.backend_version,
+            "prover": self.prover,
+            "version": self.backend_version,
+            "known_bugs": [bug.to_dict() for bug in self.known_bugs],
         }
 
 

@@ -1,0 +1,279 @@
+"""Check untrusted recursion without trusting Coq's guard checker.
+
+Coq 8.16's guard checker accepts non-terminating fixpoints (rocq#20413, #20455, and more in
+:mod:`scillm.certainly.known_bugs`), and such a fixpoint proves ``False`` "closed under the
+global context". So every ``fix`` in a term the input introduced must also pass this
+deliberately simple rule, checked on the kernel terms Coq prints (``Set Printing All`` and
+``Print``, opaque proofs included), for the checked declarations and every declaration of the
+input they reach:
+
+1. Each ``fix`` function has a known decreasing argument: its ``{struct x}`` binder, or its
+   only binder.
+2. Every occurrence of a function of the block is the head of an application that reaches its
+   decreasing argument; it is never passed as a value, partially applied or cast.
+3. That argument is a variable bound by a constructor pattern of a ``match`` whose scrutinee
+   is the decreasing variable itself, or a variable already so bound (transitively a strict
+   subterm). Nothing else counts: not a ``let``, not a ``fun`` argument (commutative cuts such
+   as ``match … return T -> _ with … => fun y => f y end x`` are refused), not an application
+   (``f (g x)``, recursion through ``Acc`` or a function-typed field), not a ``match`` on a
+   ``match`` (#20455), and not a variable the fix's body binds any other way (#20413). A
+   variable shadowed by any binder loses its status.
+4. A ``match``'s ``in`` clause may not mention a recursive function or such a variable.
+5. ``cofix`` is refused outright: checked code has no need for coinduction here.
+
+``Fixpoint``, ``Function`` and ``Program Fixpoint`` by structural recursion, recursors, and
+``Program``/``Function`` well-founded recursion (through the standard library's ``Fix``, which
+is trusted) pass. Nested recursion through an inner ``fix`` (rose trees), recursion on
+``f x`` for a function-typed field, and a proof whose term inlines a standard-library fixpoint
+that breaks the rule (after ``unfold``/``cbv``) are refused: the check errs towards ``failed``.
+A term this module cannot read fails the same way.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+
+from scillm.certainly.coq_output import LIBRARY
+from scillm.certainly.coq_terms import (
+    App,
+    Case,
+    Cast,
+    Fix,
+    Lam,
+    Let,
+    Numeral,
+    Other,
+    Term,
+    TermError,
+    Var,
+    parse_term,
+)
+
+__all__ = ["PRINT_SETUP", "Reading", "read_printed"]
+
+# How terms must print for this module: the whole term, flat matches with no default clause.
+# Each Print also needs "Set Printing All" (no notations, every argument explicit).
+PRINT_SETUP = (
+    "Set Printing Width 100000. Set Printing Depth 1000000. "
+    "Unset Printing Allow Match Default Clause. Unset Printing Factorizable Match Patterns."
+)
+_CONSTANT = re.compile(r"(?P<name>\S+?)(?:@\{[^}]*\})? =\s")
+_DECLARATION = re.compile(r"(?:\*\*\* \[ |(?:Co)?Inductive |Variant |Record |Structure |Class )")
+_FIX_WORD = re.compile(r"(?<![\w'.])(?:co)?fix(?![\w'])")
+_REFERENCE = re.compile(rf"(?<![\w'.]){LIBRARY}\.[\w'.]*[\w']")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one ``Print`` showed: the problems found, and the item's names it refers to."""
+
+    problems: tuple[str, ...]
+    references: frozenset[str]
+
+
+def read_printed(name: str, printed: str) -> Reading:
+    """Check the ``Print`` output of ``name`` (a ``Top.`` declaration) under :data:`PRINT_SETUP`."""
+    shown = name.removeprefix(f"{LIBRARY}.")
+    text = printed.strip()
+    references = frozenset(_REFERENCE.findall(text))
+    if _DECLARATION.match(text):
+        # An inductive type or an axiom: no body to check, and no fixpoint allowed in its types.
+        found = _FIX_WORD.search(text)
+        problems = (f"{shown} has a fixpoint in its type",) if found else ()
+        return Reading(problems, references)
+    header = _CONSTANT.match(text)
+    if header is None:
+        return Reading((f"could not read how Coq prints {shown}",), references)
+    # The term ends at the first blank line; "Arguments ..." and the like follow it.
+    term_text = text[header.end() :].split("\n\n", 1)[0]
+    try:
+        term, rest = parse_term(term_text)
+        terms = [term]
+        if rest.strip().startswith(":"):  # a fixpoint's type, after its "for" clause
+            typ, rest = parse_term(rest.strip()[1:])
+            terms.append(typ)
+        if rest.strip():
+            raise TermError(f"unexpected text after the term: {rest.strip()[:40]!r}")
+    except TermError as exc:
+        return Reading((f"could not analyse the term of {shown}: {exc}",), references)
+    # Print shows "body : type"; the parser reads that as a cast, which is checked the same way.
+    checker = _Checker(shown)
+    for term in terms:
+        checker.walk(term, {})
+    return Reading(tuple(dict.fromkeys(checker.problems)), references)
+
+
+@dataclass(frozen=True)
+class _Function:
+    """A recursive function in scope: its block and the position of its decreasing argument."""
+
+    block: int
+    position: int | None
+
+
+@dataclass(frozen=True)
+class _Size:
+    """A variable that is the decreasing argument (``decreasing``) or a strict subterm of it."""
+
+    decreasing: frozenset[int] = frozenset()
+    smaller: frozenset[int] = frozenset()
+
+
+_Info = _Function | _Size
+_Env = dict[str, _Info]
+
+
+@dataclass
+class _Checker:
+    constant: str
+    problems: list[str] = field(default_factory=list)
+    _blocks: itertools.count[int] = field(default_factory=itertools.count)
+
+    def problem(self, text: str) -> None:
+        self.problems.append(f"in {self.constant}: {text}")
+
+    def walk(self, term: Term, env: _Env) -> None:
+        if isinstance(term, Var):
+            if isinstance(env.get(term.name), _Function):
+                self.problem(
+                    f"the recursive function {term.name} is used without its decreasing "
+                    "argument (passed as a value or partially applied)"
+                )
+        elif isinstance(term, Numeral):
+            if any(name in env for name in ("S", "O")):
+                self.problem("a local name S or O makes its numerals ambiguous")
+        elif isinstance(term, App):
+            self._app(term, env)
+        elif isinstance(term, Lam):
+            for binder in term.binders:
+                self.walk(binder.type, env)
+                env = _bind(env, binder.name)
+            self.walk(term.body, env)
+        elif isinstance(term, Let):
+            if term.type is not None:
+                self.walk(term.type, env)
+            self.walk(term.value, env)
+            self.walk(term.body, _bind(env, term.name))
+        elif isinstance(term, Cast):
+            self.walk(term.term, env)
+            self.walk(term.type, env)
+        elif isinstance(term, Case):
+            self._case(term, env)
+        elif isinstance(term, Fix):
+            self._fix(term, env)
+        else:
+            assert isinstance(term, Other)
+
+    def _app(self, term: App, env: _Env) -> None:
+        head = term.head
+        info = env.get(head.name) if isinstance(head, Var) else None
+        if isinstance(head, Var) and isinstance(info, _Function):
+            self._call(head.name, info, term.args, env)
+        else:
+            self.walk(head, env)
+        for arg in term.args:
+            self.walk(arg, env)
+
+    def _call(self, name: str, info: _Function, args: tuple[Term, ...], env: _Env) -> None:
+        if info.position is None:
+            return  # already reported at the fix: no decreasing argument
+        if len(args) <= info.position:
+            self.problem(
+                f"the recursive function {name} is partially applied (its decreasing argument "
+                f"is argument {info.position + 1})"
+            )
+            return
+        arg = args[info.position]
+        size = env.get(arg.name) if isinstance(arg, Var) else None
+        if isinstance(size, _Size) and info.block in size.smaller:
+            return
+        self.problem(
+            f"the recursive call to {name} has decreasing argument {_show(arg)}, which is not "
+            "a variable bound by a constructor pattern of a match on the decreasing argument "
+            "(or on a subterm of it)"
+        )
+
+    def _case(self, term: Case, env: _Env) -> None:
+        self.walk(term.scrutinee, env)
+        if term.in_clause is not None:
+            mentioned = {n.name for n in _names(term.in_clause)}
+            if mentioned & set(env):
+                self.problem("a match's 'in' clause mentions a recursive function or argument")
+        if term.returns is not None:
+            inner = env
+            for name in term.bound:
+                inner = _bind(inner, name)
+            self.walk(term.returns, inner)
+        scrutinee = env.get(term.scrutinee.name) if isinstance(term.scrutinee, Var) else None
+        smaller = (
+            scrutinee.decreasing | scrutinee.smaller if isinstance(scrutinee, _Size) else None
+        )
+        for _constructor, names, body in term.branches:
+            inner = env
+            for name in names:
+                inner = _bind(inner, name, _Size(smaller=smaller) if smaller else None)
+            self.walk(body, inner)
+
+    def _fix(self, term: Fix, env: _Env) -> None:
+        names = ", ".join(decl.name for decl in term.decls)
+        if term.co:
+            self.problem(f"cofix {names}: scillm does not accept cofixpoints in checked code")
+            return
+        block = next(self._blocks)
+        inner = env
+        positions = []
+        for decl in term.decls:
+            binders = [binder.name for binder in decl.binders]
+            struct = decl.struct if decl.struct is not None else None
+            if struct is None and len(binders) == 1:
+                struct = binders[0]
+            position = binders.index(struct) if struct in binders else None
+            if position is None:
+                self.problem(f"fix {decl.name}: cannot tell which argument decreases")
+            positions.append(position)
+            scope = env
+            for binder in decl.binders:
+                self.walk(binder.type, scope)
+                scope = _bind(scope, binder.name)
+            if decl.type is not None:
+                self.walk(decl.type, scope)
+        for decl, position in zip(term.decls, positions, strict=True):
+            inner = _bind(inner, decl.name, _Function(block, position))
+        for decl, position in zip(term.decls, positions, strict=True):
+            scope = inner
+            for index, binder in enumerate(decl.binders):
+                size = _Size(decreasing=frozenset({block})) if index == position else None
+                scope = _bind(scope, binder.name, size)
+            self.walk(decl.body, scope)
+
+
+def _bind(env: _Env, name: str, info: _Info | None = None) -> _Env:
+    """``env`` with ``name`` bound afresh: shadowed, or given ``info``."""
+    if info is None and name not in env:
+        return env
+    inner = dict(env)
+    if info is None:
+        del inner[name]
+    else:
+        inner[name] = info
+    return inner
+
+
+def _names(term: Term) -> list[Var]:
+    if isinstance(term, Var):
+        return [term]
+    if isinstance(term, App):
+        return [name for part in (term.head, *term.args) for name in _names(part)]
+    return []
+
+
+def _show(term: Term) -> str:
+    if isinstance(term, Var):
+        return term.name
+    if isinstance(term, Numeral | Other):
+        return term.text
+    if isinstance(term, App):
+        return "(" + " ".join(_show(t) for t in (term.head, *term.args))[:60] + ")"
+    return f"({type(term).__name__.lower()} …)"
