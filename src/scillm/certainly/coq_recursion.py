@@ -207,9 +207,7 @@ class _Checker:
                 inner = _bind(inner, name)
             self.walk(term.returns, inner)
         scrutinee = env.get(term.scrutinee.name) if isinstance(term.scrutinee, Var) else None
-        smaller = (
-            scrutinee.decreasing | scrutinee.smaller if isinstance(scrutinee, _Size) else None
-        )
+        smaller = scrutinee.decreasing | scrutinee.smaller if isinstance(scrutinee, _Size) else None
         for _constructor, names, body in term.branches:
             inner = env
             for name in names:
