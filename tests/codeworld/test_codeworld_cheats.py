@@ -6,12 +6,18 @@ program could touch its own measurement is tried here, in python, javascript and
 
 from __future__ import annotations
 
+import json
+import shlex
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from scillm.codeworld import aevaluate
+from scillm.codeworld import execute as execute_module
+from scillm.sandbox import run
+from scillm.sandbox.languages import this_python
 
 pytestmark = pytest.mark.usefixtures("isolated")
 
@@ -166,3 +172,34 @@ async def test_max_seconds_bounds_the_whole_request() -> None:
     verdicts = [t["verdict"] for t in result["variants"][0]["tests"]]
     assert verdicts[0] == "passed" and verdicts[-1] == "timeout", verdicts
     assert "max_seconds ran out" in result["variants"][0]["tests"][-1]["message"]
+
+
+def test_without_a_uid_per_call_the_harness_is_out_of_reach() -> None:
+    """A non-root caller's sandbox has one uid, so calls share the harness's: it then makes
+    itself non-dumpable, and a call cannot open its ``/proc/<pid>/fd``. Run here as a plain
+    sandboxed program (not a supervisor), which is exactly that situation."""
+    package = Path(execute_module.__file__).parent
+    calls = [{"args": [i], "timeout_s": 2} for i in (1, 2)]
+    spec = {
+        "filename": "solution.py",
+        "entrypoints": ["solve"],
+        "calls": calls,
+        "load_timeout_s": 5,
+        "memory": 512 << 20,
+        "output_cap": 1000,
+        "stdout_cap": 100,
+        "memory_markers": [],
+        "runner": None,
+    }
+    files = {
+        "main.py": (package / "_harness_python.py").read_text(),
+        "scillm_values.py": (package / "values.py").read_text(),
+        "solution.py": PYTHON_CHEATS["writes_into_the_harness_fds"],
+        "spec.json": json.dumps(spec),
+    }
+    python = shlex.quote(this_python().executable)
+    result = run(f"exec {python} -I -S -B main.py 0", "bash", files=files, timeout_s=30)
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    calls_seen = [e for e in events if e["event"] == "call"]
+    assert [e["index"] for e in calls_seen] == [0, 1], result  # nothing forged, nothing lost
+    assert [e["output"] for e in calls_seen] == [-1, -1]

@@ -11,18 +11,42 @@
     result["best_variant"], result["status"], result["scores"]["correctness"]
     # ('plus', 'solved', 1.0)
 
-Every variant runs on every test in the sandbox (one process per variant; a crash costs only
-the test it happened on). Verdicts are ``passed`` or what went wrong (failed, error, timeout,
+Every variant runs on every test in the sandbox (one sandbox per variant, one process per test).
+Verdicts are ``passed`` or what went wrong (failed, error, timeout,
 memory_limit, output_limit, compile_error, rejected, sandbox_error, skipped): only ``passed``
 counts. Metrics (see :mod:`scillm.codeworld.metrics`): correctness, speed, brevity, aggregate.
 ``strategy="mcts"`` searches with an LLM (:mod:`scillm.codeworld.mcts`). The HTTP bridge is
 :func:`create_app`; the ``codeworld`` provider calls it or this engine.
 
-Known limits: expected values never enter the sandbox, so a program cannot pass by reading them,
-but in function mode a program shares its process with the harness and could misreport its own
-CPU time (the speed metric). Repair prompts show failing tests' expected values to the LLM, so a
-searched program may special-case them: keep held-out tests for the final verdict. Python runs
-with the standard library only (``-I -S``).
+Threat model
+------------
+The program under test is an adversary: a model in a search loop that is rewarded by these
+scores will find any way to raise them that is not being correct. A verdict may depend only on
+what the program returns (or prints, for whole programs), never on anything it can touch.
+
+- Trusted: the host process, the kernel, bubblewrap with scillm's seccomp filter
+  (:mod:`scillm.sandbox`), and the in-sandbox harness (``_harness_python.py``,
+  ``_driver_stdio.py``; ``_harness_javascript.js`` only reads one call and writes one record).
+- Untrusted: the program's code and every process, file or byte it produces.
+- The harness never runs the program in its own process. Each call (and a load probe) is a
+  fresh child that drops to a uid of its own (a root caller: the harness keeps CAP_SETUID and
+  CAP_SETGID, nothing else), gets its own RLIMIT_CPU/AS/NPROC, and reports its value on a pipe
+  that only it holds. The wall clock, the exit status, CPU time and peak memory (``wait4``) are
+  the harness's measurements; a child cannot claim a timeout, a cost or another call's result.
+  After each call every process of that uid is killed. The program cannot signal, trace or read
+  the harness: another uid, and ``ptrace``/``pidfd_getfd``/``process_vm_*`` are refused.
+- Expected values never enter the sandbox; the spec (other calls' arguments) is read and
+  deleted before any untrusted code runs, and the work dir is read-only for the program.
+- ``max_seconds`` bounds the whole request from the host: a sandbox still running then is
+  killed, and its unfinished calls are ``timeout``.
+- Values cross the boundary losslessly (:mod:`scillm.codeworld.values`).
+
+What a ``passed`` guarantees: the program, run alone under the test's limits, returned (or
+printed) a value equal to the expected one. Known limits: a test's time limit covers the
+program's module-level code and the call. For a non-root caller the sandbox has a single uid,
+so a call could signal the harness (the run then fails, it never passes). Repair prompts show
+failing tests' expected values to the LLM, so a searched program may special-case them: keep
+held-out tests for the final verdict. Python runs with the standard library only (``-I -S``).
 """
 
 from __future__ import annotations

@@ -99,7 +99,7 @@ async def _judged(
             await asyncio.gather(*(evaluator.evaluate(item, v) for v in item.variants))
         )
     if config.scoring is not None:
-        await apply_scoring(config.scoring, item, evaluations, pool)
+        await apply_scoring(config.scoring, item, evaluations, pool, evaluator.deadline)
     _score(evaluations, config.weights)
     ranked = rank(evaluations, config.judge_mode)
     verdict = None

@@ -1,11 +1,12 @@
-"""Run one program on many calls in the sandbox: one process for all of them, resumed on a crash.
+"""Run one program on many calls in the sandbox: one sandbox for all of them, resumed on a crash.
 
-A harness (``_harness_python.py``, ``_harness_javascript.js``) or, for whole programs, the stdio
-driver (``_driver_stdio.py``) runs inside the sandbox and reports one JSON line per call. When
-the process dies mid-way (a hard timeout, a memory kill, ``os._exit``), the call it was on gets
-the sandbox's verdict and a fresh process continues from the next call, so every call gets its
-own verdict and a crash is never mistaken for a pass. Nothing here compares outputs: the
-expected values never enter the sandbox.
+A harness (``_harness_python.py``, which execs ``_harness_javascript.js`` per JavaScript call)
+or, for whole programs, the stdio driver (``_driver_stdio.py``) supervises inside the sandbox,
+runs every call as a child of its own uid, and reports one JSON line per call. Should the whole
+sandbox die mid-way (its wall budget, the harness killed), the call it was on gets the
+sandbox's verdict and a fresh sandbox continues from the next call, so a crash is never
+mistaken for a pass. Nothing here compares outputs: the expected values never enter the
+sandbox.
 """
 
 from __future__ import annotations

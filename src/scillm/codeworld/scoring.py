@@ -27,9 +27,14 @@ SCORER_MEMORY_MB = 512
 
 
 async def apply_scoring(
-    spec: ScoringSpec, item: Item, evaluations: Sequence[Evaluation], pool: SandboxPool
+    spec: ScoringSpec,
+    item: Item,
+    evaluations: Sequence[Evaluation],
+    pool: SandboxPool,
+    deadline: float,
 ) -> None:
-    """Set each evaluation's custom ``scores`` or its ``scoring_error``."""
+    """Set each evaluation's custom ``scores`` or its ``scoring_error`` (never past ``deadline``,
+    a ``time.monotonic()`` value: unfinished scores are then errors)."""
     if not evaluations:
         return
     calls = [
@@ -39,7 +44,7 @@ async def apply_scoring(
     program = function_program(
         "python", spec.code, [spec.entry], calls, SCORER_MEMORY_MB, module="scorer"
     )
-    execution = await execute(program, pool)
+    execution = await execute(program, pool, deadline)
     for ev, run in zip(evaluations, execution.runs, strict=True):
         if execution.status != "ran":
             ev.scoring_error = f"scoring function: {execution.status}: {execution.message}"
