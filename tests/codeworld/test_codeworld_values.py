@@ -17,6 +17,7 @@ import pytest
 
 from scillm.codeworld import InvalidRequest
 from scillm.codeworld.items import Test
+from scillm.codeworld.prompts import new_program_messages
 from scillm.codeworld.request import parse_request
 from scillm.codeworld.values import MAX_DEPTH, Malformed, Unencodable, decode, encode
 from scillm.codeworld.verdicts import TestVerdict, json_safe, same_value
@@ -367,3 +368,14 @@ def test_an_item_with_sets_and_mixed_keys_has_an_execution_key() -> None:
     tests = [{"args": [{"b", "a", "c"}, {5: 1, "x": 2}], "expected": float("nan")}]
     assert len(parse_request(request(tests)).items[0].execution_key) == 64
     assert Test("t", args=({1},)).public("function")["args"] == [{1}]
+
+
+def test_prompts_show_values_plain_json_cannot_as_python_literals() -> None:
+    tests = [
+        {"args": [{5: "a"}, [1, "x"]], "expected": (1, {2})},
+        {"args": [[1.5, None]], "expected": True},
+    ]
+    [item] = parse_request(request(tests)).items
+    prompt = new_program_messages(item)[-1]["content"]
+    assert "solve({5: 'a'}, [1, \"x\"]) -> (1, {2})" in prompt
+    assert "solve([1.5, null]) -> true" in prompt
