@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from scillm.codeworld import InvalidRequest
+from scillm.codeworld import InvalidRequest, aevaluate
 from scillm.codeworld.items import Test
 from scillm.codeworld.prompts import new_program_messages
 from scillm.codeworld.request import parse_request
@@ -379,3 +379,23 @@ def test_prompts_show_values_plain_json_cannot_as_python_literals() -> None:
     prompt = new_program_messages(item)[-1]["content"]
     assert "solve({5: 'a'}, [1, \"x\"]) -> (1, {2})" in prompt
     assert "solve([1.5, null]) -> true" in prompt
+
+
+def round_trip_item(language: str, code: str, expected: Any) -> dict[str, Any]:
+    tests = [{"args": [v], "expected": expected(v)} for v in SAMPLES]
+    return {"id": language, "language": language, "variants": {"echo": code}, "tests": tests}
+
+
+@pytest.mark.xfail(strict=True, reason="the harnesses do not use scillm.codeworld.values yet")
+@pytest.mark.usefixtures("isolated")
+async def test_programs_receive_and_return_values_exactly(need: Callable[[str], None]) -> None:
+    need("javascript")
+    python = round_trip_item(
+        "python",
+        "def solve(x):\n    return type(x).__name__, x\n",
+        lambda v: ("bytes" if isinstance(v, bytearray) else type(v).__name__, v),
+    )
+    javascript = round_trip_item("javascript", "function solve(x) { return x; }", js_image)
+    payload = await aevaluate([python, javascript])
+    for result in payload["results"]:
+        assert result.get("status") == "solved", result.get("message") or result["tests"]
