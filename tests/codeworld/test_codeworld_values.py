@@ -13,9 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from scillm.codeworld import InvalidRequest, aevaluate
+from scillm.codeworld import BridgeSettings, InvalidRequest, aevaluate, create_app
 from scillm.codeworld.items import Test
 from scillm.codeworld.prompts import new_program_messages
 from scillm.codeworld.request import parse_request
@@ -399,3 +400,23 @@ async def test_programs_receive_and_return_values_exactly(need: Callable[[str], 
     payload = await aevaluate([python, javascript])
     for result in payload["results"]:
         assert result.get("status") == "solved", result.get("message") or result["tests"]
+
+
+@pytest.mark.usefixtures("isolated")
+async def test_the_bridge_takes_tagged_values_and_names_a_bad_one() -> None:
+    item = {
+        "id": "count",
+        "value_format": "tagged",
+        "variants": {"len": "def solve(d):\n    return len(d)\n"},
+        "tests": [{"args": [{"$dict": [[1, "a"], ["b", 2]]}], "expected": 2}],
+    }
+    envelope = {"messages": [], "items": [item], "provider": {"name": "codeworld", "args": {}}}
+    transport = httpx.ASGITransport(app=create_app(BridgeSettings()))
+    async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as bridge:
+        solved = await bridge.post("/bridge/complete", json=envelope)
+        item["tests"] = [{"args": [{"$set": [[1]]}], "expected": 2}]
+        refused = await bridge.post("/bridge/complete", json=envelope)
+    assert solved.status_code == 200
+    assert solved.json()["results"][0]["status"] == "solved"
+    assert refused.status_code == 422
+    assert "args[0].$set: set elements and dict keys must be hashable" in refused.text
