@@ -44,4 +44,5 @@ async def test_canonical_solutions_pass_every_test_and_broken_variants_fail() ->
             if survived != (task in humaneval.EQUIVALENT_MUTANTS):
                 wrong[task + " off_by_one"] = "survived" if survived else "failed"
     assert len(problems) == 164
-    assert not wrong, "\n".join(f"{k}: {v}" for k, v in wrong.items())
+    report = "\n".join(f"{k}: {v}" for k, v in wrong.items())
+    assert not wrong, report

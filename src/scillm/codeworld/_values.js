@@ -17,7 +17,8 @@
 //   nested in itself) throws an Error naming the place, e.g. `result[0]["k"]`.
 // So in Python terms a JavaScript result holds no tuple (an Array is a list), no frozenset and
 // no whole-number float (1.0 is the int 1): verdicts.same_value(..., language="javascript")
-// compares with that in mind. A Python str whose surrogates pair up arrives as one character.
+// compares with that in mind. A Python str whose surrogates pair up arrives as one character,
+// and a Set element or Map key -0 as 0 (JavaScript stores it so).
 'use strict';
 
 const MAX_DEPTH = 100;
@@ -128,7 +129,7 @@ function enc(value, depth, hashable) {
   depth++;
   if (Array.isArray(value)) {
     const items = new Array(value.length);
-    for (let i = 0; i < value.length; i++) items[i] = step(enc, value[i], depth, `[${i}]`, false);
+    for (let i = 0; i < value.length; i++) items[i] = step(enc, value[i], depth, `[${i}]`, hashable);
     return hashable ? { $tuple: items } : items;
   }
   if (value instanceof Set) {

@@ -13,6 +13,7 @@ from typing import Any
 
 from scillm.codeworld.evaluation import Evaluation
 from scillm.codeworld.items import Item, Test
+from scillm.codeworld.values import encode
 from scillm.codeworld.verdicts import TestVerdict
 
 __all__ = ["judge_messages", "new_program_messages", "repair_messages"]
@@ -121,7 +122,8 @@ def _args(test: Test) -> str:
 
 
 def _json(value: Any) -> str:
-    return _cap(json.dumps(value))
+    """Plain JSON as JSON; other values (a tuple, a set, int keys, NaN) as a Python literal."""
+    return _cap(json.dumps(value) if encode(value) == value else repr(value))
 
 
 def _cap(text: str) -> str:

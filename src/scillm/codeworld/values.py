@@ -20,10 +20,14 @@ Everything else is an object with a single "$" key, its tag:
     {"$dict": [[key, value], ...]}      any other dict, in insertion order
 
 An object with a "$" key must be exactly one tag (a dict with such keys travels as "$dict"),
-so decoding is never ambiguous. Subclasses encode as their base type (a namedtuple as a tuple,
-a Counter as a dict, an IntEnum as an int). At most ``MAX_DEPTH`` containers nest. Any other
-value (an object, a function, a numpy array) raises :class:`Unencodable`; data that breaks
-these rules raises :class:`Malformed`. Both name the place, e.g. ``args[0]["k"][2]``.
+so decoding is never ambiguous; hand-written tags may also hold what plain JSON could (a small
+``$int``, a ``$dict`` with str keys). A float keeps its type through Python's json (``2.0``
+stays a float); JavaScript has one number type, see ``_values.js``.
+
+Subclasses encode as their base type (a namedtuple as a tuple, a Counter as a dict, an IntEnum
+as an int). At most ``MAX_DEPTH`` containers nest. Any other value (an object, a function, a
+numpy array) raises :class:`Unencodable`; data that breaks these rules raises
+:class:`Malformed`. Both name the place, e.g. ``args[0]["k"][2]``.
 
 Standard library only, and nothing from scillm: the harness copies this file into the sandbox.
 """
