@@ -23,8 +23,8 @@ Each stage (compile, then run) is one bubblewrap sandbox:
   (default 128) at ``/sandbox`` (cwd and HOME) holding a copy of the files. Both tmpfs live in
   host RAM, so they are capped; a full one is ``output_limit`` and ``disk_kb`` reports their
   use. (A compiler writes the binary into a private host dir, bound there, which is then copied
-  in.) Nothing else of the host (``/root``, ``/home``, ``/work``, the rest of ``/etc``) exists
-  inside.
+  in.) The rest (bwrap's own ``/`` and ``/dev``) is read-only. Nothing else of the host
+  (``/root``, ``/home``, ``/work``, the rest of ``/etc``) exists inside.
 - system calls: a seccomp filter (:mod:`scillm.sandbox.seccomp`) refuses new namespaces
   (``unshare``, ``clone`` with a namespace flag), every mount call, ``ptrace``,
   ``process_vm_*``, ``pidfd_getfd``, SysV shared memory, ``memfd_create``, keyrings, ``bpf``
@@ -80,8 +80,7 @@ mode does not hide files or the network, and as root RLIMIT_NPROC does not bind.
 ``isolation_available()`` reports what works here, for health checks.
 
 Known limits: the sandbox can see the host's CPU count and kernel version; for a non-root
-caller the program shares the waiter's uid and can kill it (reported as ``runtime_error``), and
-bwrap's own tmpfs (``/``, ``/dev``) is writable by it without a cap.
+caller the program shares the waiter's uid and can kill it (reported as ``runtime_error``).
 Isolation protects the host, not the integrity of results computed inside the sandbox: a
 harness running in the same process as untrusted code can be lied to by it.
 """

@@ -107,6 +107,9 @@ def sandbox_argv(
         argv += ["--bind", workdir, WORKDIR]
     else:
         argv += _tmpfs_workdir(workdir, disk_bytes)
+    # bwrap's own tmpfs (the new root, /dev) would be writable, without a cap, by a program
+    # that owns them (a non-root caller's): only /tmp and /sandbox are.
+    argv += ["--remount-ro", "/dev", "--remount-ro", "/"]
     argv += ["--chdir", WORKDIR, "--seccomp", str(seccomp_fd)]
     argv += ["--json-status-fd", str(status_fd), "--"]
     return [*argv, *command]
