@@ -193,7 +193,7 @@ def test_without_a_uid_per_call_the_harness_is_out_of_reach() -> None:
     }
     files = {
         "main.py": (package / "_harness_python.py").read_text(),
-        "scillm_values.py": (package / "values.py").read_text(),
+        **execute_module._harness_modules(),
         "solution.py": PYTHON_CHEATS["writes_into_the_harness_fds"],
         "spec.json": json.dumps(spec),
     }

@@ -7,16 +7,15 @@ everything it started. CPU per call is the children's rusage delta; for interpre
 CPU of an empty program (``startup`` argv) is reported so the host can discount start-up.
 One JSON line per event goes to stdout. Standard library only: the sandbox cannot see scillm.
 
-This file is trusted, the program is not. For a root caller the driver runs as the sandbox's
-root with CAP_SETUID/CAP_SETGID, and each process it starts (the compiler, each call) runs as a
-fresh uid of its own (``$SCILLM_SANDBOX_UIDS`` on): a program can neither signal, trace nor
-read the driver (``/proc/<pid>/fd``, ``pidfd_getfd``), and everything of a call's uid is killed
-once the call ends. ``spec.json`` is deleted before anything untrusted runs.
+This file is trusted, the program is not. Each process it starts (the compiler, each call) is
+a job of :mod:`scillm.codeworld._supervise`: a uid of its own (a root caller), so a program can
+neither signal, trace nor read the driver, and everything of a call's uid is killed once the
+call ends. ``spec.json`` is deleted before anything untrusted runs.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import json
 import math
 import os
@@ -27,15 +26,17 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from typing import Any
+
+    from scillm.codeworld import _supervise
+else:  # the sandbox has it beside this file (``-I`` keeps its folder off sys.path)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import _supervise
 
 SIGKILL, SIGXCPU, SIGXFSZ = 9, 24, 25
 CPU_KILL_FRACTION = 0.8  # as in scillm.sandbox.verdict: RLIMIT_CPU fires a little early
 STDERR_TAIL = 4096
 COMPILE_FILE_BYTES = 64 << 20  # the compiler writes the binary
-MAX_PROCESSES = 64
-PR_SET_DUMPABLE = 4
 
 
 def main() -> None:
@@ -43,10 +44,7 @@ def main() -> None:
     with open("spec.json", encoding="utf-8") as spec_file:
         spec = json.load(spec_file)
     os.unlink("spec.json")
-    base = os.environ.get("SCILLM_SANDBOX_UIDS")
-    spec["first_uid"] = int(base) if base else None
-    if spec["first_uid"] is None:
-        undumpable()
+    spec["first_uid"] = _supervise.first_uid()
     if spec["compile"]:
         limits = (spec["compile_timeout_s"], spec["compile_memory"], COMPILE_FILE_BYTES)
         built = execute(spec["compile"], b"", *limits, spec, job=0)
@@ -72,15 +70,6 @@ def main() -> None:
     emit({"event": "done"})
 
 
-def undumpable() -> None:
-    """With no uid of their own, programs share ours: make this process non-dumpable, so that
-    ``/proc/<pid>/fd`` and ptrace need a capability they do not have."""
-    import ctypes  # only here: ~5 ms, and only non-root callers need it
-
-    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE) failed")
-
-
 def execute(
     argv: list[str],
     stdin: bytes,
@@ -92,8 +81,12 @@ def execute(
 ) -> dict[str, Any]:
     """Run ``argv`` in ``prog/`` as job number ``job`` and describe how it ended."""
     cpu_limit = math.ceil(timeout_s) + 1
-    uid = None if spec["first_uid"] is None else spec["first_uid"] + job
-    limits = confine(cpu_limit, memory, file_bytes, uid)
+    uid = _supervise.job_uid(spec["first_uid"], job)
+    limits = {
+        resource.RLIMIT_CPU: cpu_limit,
+        resource.RLIMIT_AS: memory,
+        resource.RLIMIT_FSIZE: file_bytes,
+    }
     before = children_cpu()
     wall = time.perf_counter()
     with open("out.bin", "w+b") as out, open("err.bin", "w+b") as err:
@@ -105,7 +98,8 @@ def execute(
                 stdout=out,
                 stderr=err,
                 start_new_session=True,
-                preexec_fn=limits,  # the driver is single-threaded, so this is safe
+                # the driver is single-threaded, so this is safe
+                preexec_fn=functools.partial(_supervise.confine, uid, limits),
             )
         except OSError as exc:  # the tool is not visible inside the sandbox
             return {"status": "sandbox_error", "message": f"cannot start {argv[0]}: {exc}"}
@@ -114,13 +108,13 @@ def execute(
             proc.communicate(stdin, timeout=timeout_s)
         except subprocess.TimeoutExpired:
             timed_out = True
-            kill_leftovers(proc.pid, uid)
+            _supervise.kill_leftovers(proc.pid, uid)
             proc.wait()
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(spec["output_cap"] + 1), err.read()[-STDERR_TAIL:]
     cpu_ms = (children_cpu() - before) * 1000
-    kill_leftovers(proc.pid, uid)  # anything it left running
+    _supervise.kill_leftovers(proc.pid, uid)  # anything it left running
     status, message = classify(proc.returncode, timed_out, cpu_ms, cpu_limit, stdout, stderr, spec)
     return {
         "status": status,
@@ -158,48 +152,9 @@ def classify(
     return "error", f"exited with status {code}"
 
 
-def confine(cpu_s: int, memory: int, file_bytes: int, uid: int | None) -> Callable[[], None]:
-    """What the child does before exec: its own uid (all three: no capability is left), then
-    the limits."""
-
-    def apply() -> None:
-        if uid is not None:
-            os.setgroups([])
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)
-        for kind, value in (
-            (resource.RLIMIT_CPU, cpu_s),
-            (resource.RLIMIT_AS, memory),
-            (resource.RLIMIT_FSIZE, file_bytes),
-            (resource.RLIMIT_NPROC, MAX_PROCESSES),
-        ):
-            hard = resource.getrlimit(kind)[1]  # the sandbox's own limit stays the ceiling
-            value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-            resource.setrlimit(kind, (value, value))
-
-    return apply
-
-
 def children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def kill_leftovers(pid: int, uid: int | None) -> None:
-    """Kill every process of ``uid`` (the driver may not signal it: that uid does), else the
-    child's process group."""
-    if uid is None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, SIGKILL)
-        return
-    killer = os.fork()
-    if killer == 0:
-        try:
-            os.setresuid(uid, uid, uid)
-            os.kill(-1, SIGKILL)  # every process this uid may signal, but the caller
-        finally:
-            os._exit(0)
-    os.waitpid(killer, 0)
 
 
 def emit(record: dict[str, Any]) -> None:

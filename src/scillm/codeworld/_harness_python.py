@@ -1,8 +1,9 @@
 """CodeWorld's function harness, run inside the sandbox: ``python -I -S -B main.py START``.
 
 This file is scillm's and trusted; the program under test is not. The harness never runs the
-program's code in its own process. For a root caller it runs as the sandbox's root with only
-CAP_SETUID/CAP_SETGID, and ``$SCILLM_SANDBOX_UIDS`` is the first of the fresh uids it may use.
+program's code in its own process; how it keeps its jobs away from itself (a uid per job, or a
+non-dumpable harness) is :mod:`scillm.codeworld._supervise`, copied beside it with
+:mod:`scillm.codeworld.values` (as ``scillm_values``).
 
 It reads ``spec.json`` (``{"filename", "entrypoints", "calls": [{"args", "timeout_s"}],
 "load_timeout_s", "memory", "output_cap", "stdout_cap", "memory_markers", "runner"}``), deletes
@@ -26,7 +27,6 @@ sandbox cannot see scillm.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import math
@@ -41,31 +41,28 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from scillm.codeworld import _supervise
+    from scillm.codeworld import values as codec
+else:  # the sandbox has these two beside this file (``-I`` keeps its folder off sys.path)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import _supervise
+    import scillm_values as codec
+
 MESSAGE_CAP = 2000
-SIGKILL = 9
+SIGKILL, SIGXCPU = 9, 24
 CPU_KILL_FRACTION = 0.8  # as in scillm.sandbox.verdict: RLIMIT_CPU fires a little early
-MAX_PROCESSES = 64
 RECORD_SLACK = 1 << 16  # a record's JSON around its output and captured stdout
 # What a child may report; a timeout, its CPU time and memory are the harness's to measure.
 REPORTABLE = ("ok", "error", "memory_limit", "output_limit", "sandbox_error", "compile_error")
 STDERR_TAIL = 4096
-PR_SET_DUMPABLE = 4
-
-
-VALUES: dict[str, Any] = {}  # scillm_values.py (scillm.codeworld.values), loaded by main
 
 
 def main() -> None:
     start = int(sys.argv[1])
-    with open("scillm_values.py", encoding="utf-8") as codec:
-        exec(compile(codec.read(), "scillm_values.py", "exec"), VALUES)
     with open("spec.json", encoding="utf-8") as spec_file:
         spec = json.load(spec_file)
     lock_work_dir()
-    base = os.environ.get("SCILLM_SANDBOX_UIDS")
-    first_uid = int(base) if base else None
-    if first_uid is None:
-        undumpable()
+    first_uid = _supervise.first_uid()
     with open(spec["filename"], encoding="utf-8", errors="replace") as source_file:
         source = source_file.read()
     try:
@@ -76,7 +73,7 @@ def main() -> None:
         emit({"event": "compile_error", "message": describe(exc, spec["filename"])})
         return
     probe_job = runner_job(spec, None, []) if spec["runner"] else lambda: load(code, spec)
-    probe = run_child(probe_job, spec["load_timeout_s"], spec, uid_of(first_uid, 0))
+    probe = run_child(probe_job, spec["load_timeout_s"], spec, _supervise.job_uid(first_uid, 0))
     entry = probe.get("output") if probe["status"] == "ok" else None
     if probe["status"] == "compile_error":
         emit({"event": "compile_error", "message": probe.get("message", "")})
@@ -96,7 +93,7 @@ def main() -> None:
             if spec["runner"]
             else python_job(code, spec, entry, call["args"])
         )
-        record = run_child(job, call["timeout_s"], spec, uid_of(first_uid, index + 1))
+        record = run_child(job, call["timeout_s"], spec, _supervise.job_uid(first_uid, index + 1))
         emit({"event": "call", "index": index, **record})
     emit({"event": "done"})
 
@@ -110,22 +107,9 @@ def lock_work_dir() -> None:
             os.chmod(name, 0o755 if os.path.isdir(name) else 0o644)
 
 
-def undumpable() -> None:
-    """With no uid of their own, calls share ours: make this process non-dumpable, so that
-    ``/proc/<pid>/fd`` and ptrace need a capability the calls do not have."""
-    import ctypes  # only here: ~5 ms, and only non-root callers need it
-
-    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE) failed")
-
-
-def uid_of(first: int | None, job: int) -> int | None:
-    return None if first is None else first + job
-
-
 def python_job(code: Any, spec: dict[str, Any], entry: str, args: list[Any]) -> Callable[[], Any]:
     """What a Python call's child runs: load the program, call the entrypoint."""
-    return lambda: load(code, spec, entry)(*VALUES["decode"](args, "args"))
+    return lambda: load(code, spec, entry)(*codec.decode(args, "args"))
 
 
 def runner_job(spec: dict[str, Any], entry: str | None, args: list[Any]) -> dict[str, Any]:
@@ -159,7 +143,7 @@ def run_child(
         child(job, write_end, errors, cpu_limit, spec, uid)
     os.close(write_end)
     raw, timed_out = collect(pid, read_end, started + timeout_s, spec)
-    kill_leftovers(pid, uid)  # the harness may not signal another uid: that uid does it
+    _supervise.kill_leftovers(pid, uid)
     _, status, usage = os.wait4(pid, 0)
     wall_ms = (time.monotonic() - started) * 1000
     cpu_ms = (usage.ru_utime + usage.ru_stime) * 1000
@@ -167,7 +151,7 @@ def run_child(
     if timed_out:
         return {"status": "timeout", "message": f"ran longer than {timeout_s:g} s", **base}
     code = os.waitstatus_to_exitcode(status)
-    if code in (-SIGKILL, -24) and cpu_ms >= CPU_KILL_FRACTION * 1000 * cpu_limit:
+    if code in (-SIGKILL, -SIGXCPU) and cpu_ms >= CPU_KILL_FRACTION * 1000 * cpu_limit:
         return {"status": "timeout", "message": f"CPU limit of {cpu_limit} s exceeded", **base}
     stderr = os.pread(errors, STDERR_TAIL, max(0, os.fstat(errors).st_size - STDERR_TAIL))
     os.close(errors)
@@ -239,18 +223,8 @@ def child(
         os.closerange(4, 1 << 16)
         fd = keep
         os.setsid()
-        if uid is not None:  # all three ids non-zero: the kernel clears every capability
-            os.setgroups([])
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)
-        for kind, value in (
-            (resource.RLIMIT_CPU, cpu_limit),
-            (resource.RLIMIT_AS, spec["memory"]),
-            (resource.RLIMIT_NPROC, MAX_PROCESSES),
-        ):
-            hard = resource.getrlimit(kind)[1]  # the sandbox's own limit stays the ceiling
-            value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-            resource.setrlimit(kind, (value, value))
+        limits = {resource.RLIMIT_CPU: cpu_limit, resource.RLIMIT_AS: spec["memory"]}
+        _supervise.confine(uid, limits)
         if isinstance(job, dict):
             start_runner(job, spec["runner"])
     except BaseException as exc:  # never run the program half-confined
@@ -306,33 +280,13 @@ def parse(raw: bytes) -> dict[str, Any] | None:
 def encode(value: Any, cap: int) -> dict[str, Any]:
     """The return value in the values encoding (checked here: a bad value spoils only its call)."""
     try:
-        data = VALUES["encode"](value, "the return value")
+        data = codec.encode(value, "the return value")
         text = json.dumps(data)
     except (ValueError, RecursionError) as exc:  # Unencodable is a ValueError
         return {"status": "error", "message": f"returned a {type(value).__name__}: {exc}"}
     if len(text) > cap:
         return {"status": "output_limit", "message": f"return value over {cap} bytes as JSON"}
     return {"status": "ok", "output": data}
-
-
-def kill_leftovers(pid: int, uid: int | None) -> None:
-    """Kill everything the call started: every process of its uid, else its session's group."""
-    if uid is None:
-        signal_quietly(-pid)
-        return
-    killer = os.fork()
-    if killer == 0:
-        try:
-            os.setresuid(uid, uid, uid)
-            signal_quietly(-1)  # every process this uid may signal, but the caller
-        finally:
-            os._exit(0)
-    os.waitpid(killer, 0)
-
-
-def signal_quietly(target: int) -> None:
-    with contextlib.suppress(OSError):  # gone already
-        os.kill(target, SIGKILL)
 
 
 def describe(exc: BaseException, filename: str) -> str:

@@ -44,6 +44,7 @@ HARNESSES = {
     "javascript": "_harness_javascript.js",
     "values": "values.py",
     "values.js": "_values.js",
+    "supervise": "_supervise.py",
 }
 # Python runs with the standard library only: no site-packages (whose .pth hooks can cost the
 # sandbox ~70 ms per start here), no PYTHON* variables, no user site. bash starts it so the
@@ -150,7 +151,7 @@ def function_program(
     lang = LANGUAGES[language]
     filename = module + Path(lang.source).suffix
     runner = None
-    files = {"main.py": _harness("python"), "scillm_values.py": _harness("values"), filename: code}
+    files = {"main.py": _harness("python"), **_harness_modules(), filename: code}
     if language != "python":
         toolchain = locate(lang)
         tool = toolchain.executable if toolchain else lang.tool
@@ -203,6 +204,7 @@ def stdio_program(
     }
     files = {
         "main.py": _harness("stdio"),
+        **_harness_modules(),
         f"prog/{lang.source}": code,
         "spec.json": json.dumps(spec),
     }
@@ -222,6 +224,11 @@ def _python_job(
     launcher = f'exec {shlex.quote(python)} {" ".join(PYTHON_FLAGS)} main.py "$@"\n'
     files = {**files, "main.sh": launcher}
     return Program("bash", files, timeouts, memory_mb, fixed_s=fixed_s, stdio=stdio)
+
+
+def _harness_modules() -> dict[str, str]:
+    """The modules the in-sandbox harnesses import, under the names they import them by."""
+    return {"scillm_values.py": _harness("values"), "_supervise.py": _harness("supervise")}
 
 
 @functools.cache
