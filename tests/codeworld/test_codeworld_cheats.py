@@ -203,3 +203,13 @@ def test_without_a_uid_per_call_the_harness_is_out_of_reach() -> None:
     calls_seen = [e for e in events if e["event"] == "call"]
     assert [e["index"] for e in calls_seen] == [0, 1], result  # nothing forged, nothing lost
     assert [e["output"] for e in calls_seen] == [-1, -1]
+
+
+async def test_hundreds_of_timeouts_in_one_sandbox_each_get_a_verdict() -> None:
+    """More calls than the sandbox has file descriptors (256), every one killed at its limit."""
+    tests = [{"args": [i], "expected": 2 * i, "timeout_s": 0.01} for i in range(300)]
+    item = {"id": "loop", "variants": {"loop": "def solve(x):\n    while True:\n        pass\n"}}
+    payload = await aevaluate([{**item, "tests": tests}])
+    [variant] = payload["results"][0]["variants"]
+    assert [t["verdict"] for t in variant["tests"]] == ["timeout"] * 300
+    assert payload["run_manifest"]["sandbox_processes"] == 1  # the harness itself held out

@@ -146,6 +146,8 @@ def run_child(
     _supervise.kill_leftovers(pid, uid)
     _, status, usage = os.wait4(pid, 0)
     wall_ms = (time.monotonic() - started) * 1000
+    stderr = os.pread(errors, STDERR_TAIL, max(0, os.fstat(errors).st_size - STDERR_TAIL))
+    os.close(errors)
     cpu_ms = (usage.ru_utime + usage.ru_stime) * 1000
     base = {"cpu_ms": cpu_ms, "wall_ms": wall_ms, "max_rss_kb": usage.ru_maxrss}
     if timed_out:
@@ -153,8 +155,6 @@ def run_child(
     code = os.waitstatus_to_exitcode(status)
     if code in (-SIGKILL, -SIGXCPU) and cpu_ms >= CPU_KILL_FRACTION * 1000 * cpu_limit:
         return {"status": "timeout", "message": f"CPU limit of {cpu_limit} s exceeded", **base}
-    stderr = os.pread(errors, STDERR_TAIL, max(0, os.fstat(errors).st_size - STDERR_TAIL))
-    os.close(errors)
     record = parse(raw) if code == 0 else None
     if record is None:
         tail = stderr.decode("utf-8", "replace").lower()
