@@ -86,7 +86,7 @@ def _interface(item: Item) -> str:
     entry = item.entrypoint or "solve"
     return (
         f"Define a function named `{entry}`; it is called with each test's arguments and "
-        "must return the answer (as JSON data), not print it."
+        "must return the answer (the same types as the expected values), not print it."
     )
 
 
