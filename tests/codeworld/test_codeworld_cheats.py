@@ -7,17 +7,14 @@ program could touch its own measurement is tried here, in python, javascript and
 from __future__ import annotations
 
 import json
-import shlex
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from scillm.codeworld import aevaluate
-from scillm.codeworld import execute as execute_module
+from scillm.codeworld.execute import function_program
 from scillm.sandbox import run
-from scillm.sandbox.languages import this_python
 
 pytestmark = pytest.mark.usefixtures("isolated")
 
@@ -50,8 +47,10 @@ PYTHON_CHEATS = {
     "kills_the_harness": "import os, signal\ndef solve(x):\n"
     "    for pid in (os.getppid(), 1):\n        try:\n            os.kill(pid, signal.SIGKILL)\n"
     "        except OSError:\n            pass\n    return -1\n",
+    # The runner is the program's own process: patching it only forges the program's own value
+    # (here 3, like returning 3), never another call's or the harness's judgement.
     "patches_main": "import sys\nmain = sys.modules['__main__']\n"
-    "main.emit = main.encode = main.parse = lambda *a, **k: {'status': 'ok', 'output': 4}\n"
+    "main.emit = main.encode = main.parse = lambda *a, **k: {'status': 'ok', 'output': 3}\n"
     "def solve(x):\n    return -1\n",
     "patches_getrusage_and_time": "import resource, time\n"
     "resource.getrusage = lambda *a: resource.struct_rusage((0.0,) * 16)\n"
@@ -178,27 +177,9 @@ def test_without_a_uid_per_call_the_harness_is_out_of_reach() -> None:
     """A non-root caller's sandbox has one uid, so calls share the harness's: it then makes
     itself non-dumpable, and a call cannot open its ``/proc/<pid>/fd``. Run here as a plain
     sandboxed program (not a supervisor), which is exactly that situation."""
-    package = Path(execute_module.__file__).parent
-    calls = [{"args": [i], "timeout_s": 2} for i in (1, 2)]
-    spec = {
-        "filename": "solution.py",
-        "entrypoints": ["solve"],
-        "calls": calls,
-        "load_timeout_s": 5,
-        "memory": 512 << 20,
-        "output_cap": 1000,
-        "stdout_cap": 100,
-        "memory_markers": [],
-        "runner": None,
-    }
-    files = {
-        "main.py": (package / "_harness_python.py").read_text(),
-        **execute_module._harness_modules(),
-        "solution.py": PYTHON_CHEATS["writes_into_the_harness_fds"],
-        "spec.json": json.dumps(spec),
-    }
-    python = shlex.quote(this_python().executable)
-    result = run(f"exec {python} -I -S -B main.py 0", "bash", files=files, timeout_s=30)
+    code = PYTHON_CHEATS["writes_into_the_harness_fds"]
+    program = function_program("python", code, ["solve"], [((1,), 2.0), ((2,), 2.0)], 256)
+    result = run(files=program.files, language="bash", args=["0"], timeout_s=30)
     events = [json.loads(line) for line in result.stdout.splitlines()]
     calls_seen = [e for e in events if e["event"] == "call"]
     assert [e["index"] for e in calls_seen] == [0, 1], result  # nothing forged, nothing lost

@@ -146,6 +146,7 @@ def test_caller_env_is_passed_and_nothing_else() -> None:
         "HOME": "/sandbox",
         "LANG": "C.UTF-8",
         "GREETING": "hello",
+        "SCILLM_SANDBOX_PRIVATE_TMP": "1",  # for CodeWorld's harness: /tmp is ours to clear
     }
 
 

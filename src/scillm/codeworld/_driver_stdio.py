@@ -9,8 +9,9 @@ One JSON line per event goes to stdout. Standard library only: the sandbox canno
 
 This file is trusted, the program is not. Each process it starts (the compiler, each call) is
 a job of :mod:`scillm.codeworld._supervise`: a uid of its own (a root caller), so a program can
-neither signal, trace nor read the driver, and everything of a call's uid is killed once the
-call ends. ``spec.json`` is deleted before anything untrusted runs.
+neither signal, trace nor read the driver; everything a call leaves (processes, whose CPU time
+counts, and files in /tmp) is removed once it ends. ``spec.json`` is deleted and the work dir
+made read-only before anything untrusted runs; outputs go to unnamed files.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def main() -> None:
     start = int(sys.argv[1])
     with open("spec.json", encoding="utf-8") as spec_file:
         spec = json.load(spec_file)
-    os.unlink("spec.json")
+    lock_work_dir()
     spec["first_uid"] = _supervise.first_uid()
     if spec["compile"]:
         limits = (spec["compile_timeout_s"], spec["compile_memory"], COMPILE_FILE_BYTES)
@@ -70,6 +71,24 @@ def main() -> None:
     emit({"event": "done"})
 
 
+def lock_work_dir() -> None:
+    """Delete the spec; only ``prog/`` stays writable (for the compiler), the rest read-only
+    (a root driver owns it; where the programs share the driver's uid this changes nothing)."""
+    os.unlink("spec.json")
+    for root, dirs, files in os.walk("."):
+        for name in [*dirs, *files]:
+            path = os.path.join(root, name)
+            if os.lstat(path).st_uid == os.geteuid() and not os.path.islink(path):
+                os.chmod(path, 0o777 if path == "./prog" else 0o755 if name in dirs else 0o644)
+    if os.stat(".").st_uid == os.geteuid():
+        os.chmod(".", 0o755)
+
+
+def scratch_file() -> Any:
+    """An unnamed file in /tmp that only the driver can reach by name: a program's output."""
+    return os.fdopen(os.open("/tmp", os.O_TMPFILE | os.O_RDWR, 0o600), "w+b")
+
+
 def execute(
     argv: list[str],
     stdin: bytes,
@@ -89,7 +108,7 @@ def execute(
     }
     before = children_cpu()
     wall = time.perf_counter()
-    with open("out.bin", "w+b") as out, open("err.bin", "w+b") as err:
+    with scratch_file() as out, scratch_file() as err:
         try:
             proc = subprocess.Popen(
                 argv,
@@ -108,13 +127,13 @@ def execute(
             proc.communicate(stdin, timeout=timeout_s)
         except subprocess.TimeoutExpired:
             timed_out = True
-            _supervise.kill_leftovers(proc.pid, uid)
-            proc.wait()
+        _supervise.kill_leftovers(proc.pid, uid)  # anything it left running
+        proc.wait()
+        _supervise.reap_orphans(uid)  # their CPU counts in RUSAGE_CHILDREN from here on
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(spec["output_cap"] + 1), err.read()[-STDERR_TAIL:]
     cpu_ms = (children_cpu() - before) * 1000
-    _supervise.kill_leftovers(proc.pid, uid)  # anything it left running
     status, message = classify(proc.returncode, timed_out, cpu_ms, cpu_limit, stdout, stderr, spec)
     return {
         "status": status,

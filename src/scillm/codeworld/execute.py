@@ -45,6 +45,7 @@ HARNESSES = {
     "values": "values.py",
     "values.js": "_values.js",
     "supervise": "_supervise.py",
+    "call.py": "_call_python.py",
 }
 # Python runs with the standard library only: no site-packages (whose .pth hooks can cost the
 # sandbox ~70 ms per start here), no PYTHON* variables, no user site. bash starts it so the
@@ -145,14 +146,17 @@ def function_program(
 ) -> Program:
     """Call ``entrypoints[0]`` (else the next name) of ``code`` once per ``(args, timeout_s)``.
 
-    The Python harness supervises every language: Python calls run in its forked children,
-    other languages' calls in a runner (``_harness_javascript.js``) each child execs.
+    The Python harness supervises every language: each call is a fresh runner process
+    (``_call_python.py``, ``_harness_javascript.js``) under a uid and limits of its own.
     """
     lang = LANGUAGES[language]
     filename = module + Path(lang.source).suffix
-    runner = None
-    files = {"main.py": _harness("python"), **_harness_modules(), filename: code}
-    if language != "python":
+    empty = "empty" + Path(lang.source).suffix
+    files = {"main.py": _harness("python"), **_harness_modules(), filename: code, empty: ""}
+    if language == "python":
+        runner = [this_python().executable, *PYTHON_FLAGS, "call.py"]
+        files["call.py"] = _harness("call.py")
+    else:
         toolchain = locate(lang)
         tool = toolchain.executable if toolchain else lang.tool
         runner = [tool, f"--max-old-space-size={memory_mb}", "call.js"]
@@ -166,6 +170,7 @@ def function_program(
         "memory": (memory_mb + lang.reserve_mb) << 20,
         "memory_markers": list(MEMORY_MARKERS),
         "runner": runner,
+        "empty": empty,
         "output_cap": OUTPUT_CAP,
         "stdout_cap": CAPTURE_CAP,
     }

@@ -30,7 +30,9 @@ from scillm.sandbox.workdir import workdir
 __all__ = ["UIDS_ENV", "Plan", "plan_isolation", "run_stage"]
 
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
+# Read by CodeWorld's in-sandbox harness (scillm.codeworld._supervise, which cannot import this).
 UIDS_ENV = "SCILLM_SANDBOX_UIDS"  # a supervisor's first uid for its children
+PRIVATE_TMP_ENV = "SCILLM_SANDBOX_PRIVATE_TMP"  # "1": /tmp is the sandbox's own tmpfs
 PROBE_LIMITS = Limits(timeout_s=30, cpu_s=30, memory_mb=64, output_bytes=1 << 16)
 
 
@@ -146,7 +148,8 @@ def _execute(
     tmpfs = copy_in and plan.bwrap is not None
     measure = (WORKDIR, "/tmp") if tmpfs else ()
     drop_to = None if supervisor else uid
-    spec = spec_fd(program, _environment(home, env), limits.rlimits(), drop_to, measure)
+    environment = _environment(home, env, private_tmp=plan.bwrap is not None)
+    spec = spec_fd(program, environment, limits.rlimits(), drop_to, measure)
     fds.callback(os.close, spec)
     report_read, report_write = _pipe(fds)
     command = waiter_argv(python.executable, spec, report_write)
@@ -208,6 +211,14 @@ def _pipe(fds: ExitStack) -> tuple[int, int]:
     return read_fd, write_fd
 
 
-def _environment(home: str, extra: Mapping[str, str]) -> dict[str, str]:
-    """The whole environment the program sees: nothing from the host but these."""
-    return {"PATH": SANDBOX_PATH, "HOME": home, "LANG": "C.UTF-8", **extra}
+def _environment(home: str, extra: Mapping[str, str], private_tmp: bool) -> dict[str, str]:
+    """The whole environment the program sees: nothing from the host but these.
+
+    ``$SCILLM_SANDBOX_PRIVATE_TMP`` is 1 exactly when /tmp is the sandbox's own tmpfs, so a
+    harness may clear it (never the host's /tmp of an rlimits-only run, whatever ``extra`` says).
+    """
+    environment = {"PATH": SANDBOX_PATH, "HOME": home, "LANG": "C.UTF-8", **extra}
+    environment.pop(PRIVATE_TMP_ENV, None)
+    if private_tmp:
+        environment[PRIVATE_TMP_ENV] = "1"
+    return environment
