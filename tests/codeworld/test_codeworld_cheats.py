@@ -194,3 +194,110 @@ async def test_hundreds_of_timeouts_in_one_sandbox_each_get_a_verdict() -> None:
     [variant] = payload["results"][0]["variants"]
     assert [t["verdict"] for t in variant["tests"]] == ["timeout"] * 300
     assert payload["run_manifest"]["sandbox_processes"] == 1  # the harness itself held out
+
+
+LEAK_FINDER = """import gc
+def secret(v):
+    return isinstance(v, str) and len(v) == 8 and v[:7] == 'secret-'
+def solve(x):
+    found = set()
+    for o in gc.get_objects():
+        values = o.values() if isinstance(o, dict) else o if isinstance(o, (list, tuple)) else ()
+        for v in values:
+            if secret(v):
+                found.add(v)
+            elif isinstance(v, list):
+                found.update(w for w in v if secret(w))
+    try:
+        with open('/tmp/seen') as seen:
+            found.update(seen.read().split())
+    except OSError:
+        pass
+    with open('/tmp/seen', 'a') as seen:
+        seen.write(x + ' ')
+    return sorted(found - {x})
+"""
+
+
+async def test_a_call_sees_neither_other_calls_arguments_nor_what_they_left() -> None:
+    """Not in its memory (a fresh runner per call, not a copy of the harness), not in /tmp."""
+    tests = [{"args": [f"secret-{c}"], "expected": []} for c in "ABC"]
+    item = {"id": "leak", "variants": {"finder": LEAK_FINDER}, "tests": tests}
+    [result] = (await aevaluate([item]))["results"]
+    [variant] = result["variants"]
+    assert [t["verdict"] for t in variant["tests"]] == ["passed"] * 3, variant["tests"]
+
+
+WORK = (
+    "def work(x):\n    total = 0\n    for i in range(3_000_000):\n        total += i\n"
+    "    return x * 2\n"
+)
+ORPHAN = (
+    "import os\n" + WORK + "def solve(x):\n    r, w = os.pipe()\n    if os.fork() == 0:\n"
+    "        if os.fork() == 0:\n            os.write(w, str(work(x)).encode())\n"
+    "            os._exit(0)\n        os._exit(0)\n    os.close(w)\n    os.wait()\n"
+    "    return int(os.read(r, 100))\n"
+)
+
+
+async def test_work_done_in_an_orphan_still_counts_as_cpu_time() -> None:
+    variants = {"honest": WORK + "def solve(x):\n    return work(x)\n", "orphan": ORPHAN}
+    item = {"id": "double", "variants": variants, "tests": TESTS}
+    [result] = (await aevaluate([item]))["results"]
+    cpu = {v["id"]: sum(t["cpu_ms"] for t in v["tests"]) for v in result["variants"]}
+    assert _tests_of(result) == {"honest": ["passed"] * 2, "orphan": ["passed"] * 2}
+    assert cpu["orphan"] > 0.5 * cpu["honest"] > 0, cpu
+
+
+async def test_stdio_work_done_in_an_orphan_still_counts_as_cpu_time() -> None:
+    orphan = (
+        ORPHAN.replace("def solve(x):", "def solve(x):  # noqa") + "print(solve(int(input())))\n"
+    )
+    honest = WORK + "print(work(int(input())))\n"
+    item = {
+        "id": "double",
+        "mode": "stdio",
+        "variants": {"honest": honest, "orphan": orphan},
+        "tests": STDIO_TESTS,
+    }
+    [result] = (await aevaluate([item]))["results"]
+    cpu = {v["id"]: sum(t["cpu_ms"] for t in v["tests"]) for v in result["variants"]}
+    assert _tests_of(result) == {"honest": ["passed"] * 2, "orphan": ["passed"] * 2}
+    assert cpu["orphan"] > 0.5 * cpu["honest"] > 0, cpu
+
+
+async def test_a_stdio_call_cannot_change_the_program_or_the_drivers_files() -> None:
+    tamper = (
+        "import os, sys\ntry:\n    with open(sys.argv[0], 'w') as me:\n"
+        "        me.write(\"print('REWRITTEN')\\n\")\nexcept OSError:\n    pass\n"
+        "for name in ('../err.bin', '../out.bin', 'leftover', '/tmp/leftover'):\n"
+        "    try:\n        os.symlink('/proc/self/mem', name)\n    except OSError:\n"
+        "        pass\nprint(int(input()) * 2)\n"
+    )
+    item = {"id": "double", "mode": "stdio", "variants": {"tamper": tamper}, "tests": STDIO_TESTS}
+    [result] = (await aevaluate([item]))["results"]
+    assert _tests_of(result) == {"tamper": ["passed", "passed"]}  # the rewrite never took
+
+
+async def test_values_that_would_stall_or_crash_the_host_are_errors_of_their_variant() -> None:
+    tests = [
+        {"args": [1], "expected": 2, "tolerance": 0.01},
+        {"args": [2], "expected": 4, "tolerance": 0.01},
+    ]
+    variants = {
+        "honest": "def solve(x):\n    return x * 2\n",
+        "huge_int": "def solve(x):\n    return 1 << 15000\n",
+        "float_overflow": "def solve(x):\n    return 10 ** 400\n",
+        "hash_flood": "def solve(x):\n    return {k * (2 ** 61 - 1) for k in range(1, 3000)}\n",
+        "deep_record": "import os\ndef solve(x):\n    os.write(3, b'[' * 200000)\n"
+        "    os._exit(0)\n",
+    }
+    started = time.monotonic()
+    payload = await aevaluate([{"id": "double", "variants": variants, "tests": tests}])
+    [result] = payload["results"]
+    assert result["status"] == "solved" and result["best_variant"] == "honest"
+    verdicts = _tests_of(result)
+    assert verdicts["huge_int"] == verdicts["float_overflow"] == ["failed", "failed"]
+    assert verdicts["hash_flood"] == verdicts["deep_record"] == ["error", "error"]
+    assert time.monotonic() - started < 60  # a quadratic set build would take minutes
+    assert payload["run_manifest"]["sandbox_processes"] == len(variants)  # no harness died

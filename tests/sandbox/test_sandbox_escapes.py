@@ -188,6 +188,8 @@ SURROGATE = "\ud800"
         {"code": "print(1)", "env": ["A=1"]},
         {"code": "print(1)", "files": {"a": "1", "a/b": "2"}},
         {"code": "print(1)", "files": {"a/b": "1", "a": "2"}},
+        {"files": {"./main.py": "print(1)", "main.py": "print(2)"}},
+        {"code": "print(1)", "files": {"d//x": "1", "d/x": "2"}},
         {"code": "print(1)", "files": {"x" * 300: "1"}},
         {"code": "print(1)", "files": {f"d/{SURROGATE}": "1"}},
         {"code": "print(1)", "files": {"d/": "1"}},

@@ -50,6 +50,7 @@ MAX_SAFE = 2**53 - 1
 DECIMAL_BITS = 2000  # beyond this, ints go as hex: Python may refuse longer decimal strings
 FLOATS = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf"), "-0": -0.0}
 PATH_CAP = 200
+HASH_FLOOD_LIMIT = 32  # set elements or dict keys with one hash value (see _spread)
 CARRIED = "None, bool, int, float, str, bytes, list, tuple, dict, set or frozenset"
 
 
@@ -287,14 +288,32 @@ def _collection(tag: str, payload: list[Any], depth: int) -> Any:
         return tuple(_decoded_list(payload, depth))
     try:
         if tag == "$dict":
-            return dict(_pair(pair, index, depth) for index, pair in enumerate(payload))
+            pairs = [_pair(pair, index, depth) for index, pair in enumerate(payload)]
+            _spread([key for key, _ in pairs])
+            return dict(pairs)
         items = _decoded_list(payload, depth)
+        _spread(items)
         return set(items) if tag == "$set" else frozenset(items)
     except TypeError as exc:  # an unhashable element or key
         raise Malformed(
             f'set elements and dict keys must be hashable ({exc}): write a list as {{"$tuple": '
             "[...]}"
         ) from None
+
+
+def _spread(keys: list[Any]) -> None:
+    """Refuse keys built to share a hash value (ints equal modulo 2**61 - 1, tuples of them):
+    building a set of n of them costs O(n**2), seconds for a few thousand. Counting hashes is
+    linear: a hash value, an int below 2**61, is its own hash."""
+    counts: dict[int, int] = {}
+    for value in map(hash, keys):
+        counts[value] = counts.get(value, 0) + 1
+    crowded = max(counts.values(), default=0)
+    if crowded > HASH_FLOOD_LIMIT:
+        raise Malformed(
+            f"{crowded} set elements or dict keys share one hash value; refused as a "
+            "hash-flooding value"
+        )
 
 
 def _text_run(run: Any) -> str:

@@ -106,7 +106,10 @@ def same_value(got: Any, want: Any, tolerance: float = 0.0, language: str = "pyt
         if want != want:  # NaN
             return got != got
         if tolerance:
-            return math.isclose(got, want, rel_tol=tolerance, abs_tol=tolerance)
+            try:
+                return math.isclose(got, want, rel_tol=tolerance, abs_tol=tolerance)
+            except OverflowError:  # an int too large for a float: only exact equality is left
+                return got == want
         return got == want
     if isinstance(got, list | tuple) and isinstance(want, list | tuple):
         lenient = language == "javascript" and isinstance(got, list)
@@ -156,5 +159,10 @@ def _lines(text: str) -> list[str]:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    """A bounded repr; a value Python will not spell out (an int of thousands of digits) is
+    described instead."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return f"<{type(value).__name__} too large to show>"
     return text if len(text) <= REPR_CAP else text[:REPR_CAP] + "…"

@@ -80,6 +80,8 @@ def _check_inputs(
             return f"file name {name!r} {why}"
         if not isinstance(files[name], str | bytes):  # type: ignore[index]
             return f"files[{name!r}] must be str or bytes"
+    if twins := _twins(names):
+        return f"files {twins[0]!r} and {twins[1]!r} are the same path: keep one"
     if collision := _collision(names):
         return f"file {collision[0]!r} would be a directory for {collision[1]!r}: rename one"
     if env is not None and not isinstance(env, Mapping):
@@ -113,6 +115,16 @@ def _bad_file_name(name: object) -> str | None:
         return "must be a relative path inside the work dir"
     if any(len(part.encode()) > MAX_NAME_BYTES for part in path.parts):
         return f"has a part longer than {MAX_NAME_BYTES} bytes"
+    return None
+
+
+def _twins(names: list[str]) -> tuple[str, str] | None:
+    """Two names for one path (``main.py`` and ``./main.py``): one would silently win."""
+    seen: dict[str, str] = {}
+    for name in names:
+        twin = seen.setdefault(str(PurePosixPath(name)), name)
+        if twin != name:
+            return twin, name
     return None
 
 
