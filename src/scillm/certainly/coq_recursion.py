@@ -276,4 +276,7 @@ def _show(term: Term) -> str:
         return term.text
     if isinstance(term, App):
         return "(" + " ".join(_show(t) for t in (term.head, *term.args))[:60] + ")"
-    return f"({type(term).__name__.lower()} …)"
+    return f"({_KIND.get(type(term).__name__, type(term).__name__.lower())} …)"
+
+
+_KIND = {"Case": "match", "Lam": "fun", "Cast": "cast"}

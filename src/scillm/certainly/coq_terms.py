@@ -210,6 +210,8 @@ class _Parser:
         if token in ("fun", "forall"):
             self.take()
             binders = self.binders("=>" if token == "fun" else ",")
+            if not binders:
+                raise TermError(f"{token} without a binder")
             self.take("=>" if token == "fun" else ",")
             return Lam(binders, self.term(), token == "forall")
         if token == "let":
