@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from scillm.certainly.coq_output import (
     required_libraries,
 )
 from scillm.certainly.coq_recursion import PRINT_SETUP, read_printed
-from scillm.certainly.coq_source import CoqSource, assemble
+from scillm.certainly.coq_source import CoqSource, assemble, unseal
 from scillm.certainly.isolation import WorkDir, read_private, work_dir
 from scillm.certainly.items import ProofItem
 from scillm.certainly.known_bugs import bugs_for
@@ -84,6 +85,7 @@ class CoqChecker:
         elif screened := screen_coq(source.text):
             verdict = Verdict(item.id, "coq", "failed", tuple(screened))
         else:
+            source = unseal(source)
             files = {f"{SOURCE_DIR}/{SOURCE_FILE}": source.text}
             async with work_dir(self._toolchain, files, MEMORY_MB) as box:
                 verdict = await self._check_in(box, item, source, timeout_s)
@@ -127,7 +129,8 @@ class CoqChecker:
         if verdict.status != "proved":
             return verdict
         lines = {e.qualified: audit.line_of(e) for e in audit.entries if e.qualified not in absent}
-        unsafe = await _unsafe_recursion(box, audit.printed(box.path), lines, deadline)
+        printed = audit.printed(box.path)
+        unsafe = await _unsafe_recursion(box, printed, lines, audit.is_declared_axiom, deadline)
         if isinstance(unsafe, Ran):
             return _unfinished(item, unsafe, timeout_s)
         if unsafe:
@@ -136,7 +139,11 @@ class CoqChecker:
 
 
 async def _unsafe_recursion(
-    box: WorkDir, printed: dict[str, str | None], lines: dict[str, int], deadline: float
+    box: WorkDir,
+    printed: dict[str, str | None],
+    lines: dict[str, int],
+    is_axiom: Callable[[str], bool],
+    deadline: float,
 ) -> list[Message] | Ran:
     """Check the recursion of the declarations ``printed`` shows and of every name they reach.
 
@@ -152,7 +159,7 @@ async def _unsafe_recursion(
             if text is None:
                 problems.append((name, f"could not print {name} to check its recursion"))
                 continue
-            reading = read_printed(name, text)
+            reading = read_printed(name, text, is_axiom(name))
             problems += [(name, problem) for problem in reading.problems]
             found += sorted(reading.references - seen)
         todo = list(dict.fromkeys(found))

@@ -61,6 +61,7 @@ PRINT_SETUP = (
 )
 _CONSTANT = re.compile(r"(?P<name>\S+?)(?:@\{[^}]*\})? =\s")
 _DECLARATION = re.compile(r"(?:\*\*\* \[ |(?:Co)?Inductive |Variant |Record |Structure |Class )")
+_NO_BODY = "*** ["
 _FIX_WORD = re.compile(r"(?<![\w'.])(?:co)?fix(?![\w'])")
 _REFERENCE = re.compile(rf"(?<![\w'.]){LIBRARY}\.[\w'.]*[\w']")
 
@@ -73,11 +74,19 @@ class Reading:
     references: frozenset[str]
 
 
-def read_printed(name: str, printed: str) -> Reading:
-    """Check the ``Print`` output of ``name`` (a ``Top.`` declaration) under :data:`PRINT_SETUP`."""
+def read_printed(name: str, printed: str, axiom: bool = False) -> Reading:
+    """Check the ``Print`` output of ``name`` (a ``Top.`` declaration) under :data:`PRINT_SETUP`.
+
+    ``axiom`` says the item declares ``name`` as an axiom (the audit judges those); any other
+    declaration shown without a body (sealed, or a module parameter) cannot be checked.
+    """
     shown = name.removeprefix(f"{LIBRARY}.")
     text = printed.strip()
     references = frozenset(_REFERENCE.findall(text))
+    if text.startswith(_NO_BODY) and not axiom:
+        return Reading(
+            (f"in {shown}: its body is hidden, so its recursion cannot be checked",), references
+        )
     if _DECLARATION.match(text):
         # An inductive type or an axiom: no body to check, and no fixpoint allowed in its types.
         found = _FIX_WORD.search(text)
@@ -207,9 +216,7 @@ class _Checker:
                 inner = _bind(inner, name)
             self.walk(term.returns, inner)
         scrutinee = env.get(term.scrutinee.name) if isinstance(term.scrutinee, Var) else None
-        smaller = (
-            scrutinee.decreasing | scrutinee.smaller if isinstance(scrutinee, _Size) else None
-        )
+        smaller = scrutinee.decreasing | scrutinee.smaller if isinstance(scrutinee, _Size) else None
         for _constructor, names, body in term.branches:
             inner = env
             for name in names:
