@@ -98,6 +98,8 @@ def test_ordinary_coq_passes_the_screen(source: str) -> None:
         "theorem t : 10 < 20 := by native_decide",
         "def x : Nat := unsafeBaseIO (pure 1)",
         "set_option debug.skipKernelTC true in theorem t : False := sorry",
+        "unsafe def cast' (a : Nat) : Bool := unsafeCast a",
+        "@[implemented_by cast'] opaque c : Nat → Bool",
     ],
 )
 def test_lean_code_that_runs_programs_is_refused(source: str) -> None:
@@ -108,6 +110,7 @@ def test_lean_code_that_runs_programs_is_refused(source: str) -> None:
 def test_ordinary_lean_passes_the_screen() -> None:
     source = (
         "@[simp] theorem elab_free (n : Nat) : n + 0 = n := by simp\ntheorem t : True := trivial"
+        "\npartial def spin (n : Nat) : Nat := spin (n + 1)"
     )
     assert screen_lean(source) == []
 

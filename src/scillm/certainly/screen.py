@@ -18,7 +18,9 @@ Coercion``, ``SubClass``, ``:>`` fields).
 Lean 4 is read raw, comments and strings included (interpolated strings hold code): everything
 that runs code at elaboration time: ``#eval``, ``run_cmd``/``run_elab``/``run_meta``/``run_tac``,
 ``elab``/``elab_rules``, ``initialize``, elaborator and ``init`` attributes, ``implemented_by``/
-``extern``, ``native_decide`` and the ``unsafe*IO`` escapes; and ``debug.skipKernelTC``.
+``extern``, ``native_decide`` and the ``unsafe*IO`` escapes; ``unsafe`` declarations and
+``debug.skipKernelTC``. ``partial def`` passes: the kernel sees an opaque constant that no
+proof can unfold.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ _LEAN_FORBIDDEN: tuple[tuple[str, str], ...] = (
     (rf"{_START}native_decide{_END}", "native_decide (it compiles and runs code)"),
     (rf"{_START}unsafe(?:Base|E)?IO{_END}", "unsafeIO (it runs effects inside terms)"),
     (rf"{_START}debug\.skipKernelTC{_END}", "debug.skipKernelTC (it switches off the kernel)"),
+    (rf"{_START}unsafe{_END}", "unsafe declarations (the kernel does not check them)"),
 )
 _SCREENED = "scillm does not run {what}; remove it"
 
