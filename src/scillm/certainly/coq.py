@@ -6,8 +6,13 @@ no axiom outside the allow-list and no switched-off kernel check; a ``statement`
 must also be syntactically the given statement; a ``code`` item may not redefine a name or
 notation the standard library already has. ``coq_audit`` explains how each is established.
 
+Coq 8.16's own guard checker is not trusted: after an audit that says proved, every
+declaration the checked theorems reach is printed as a kernel term and its recursion checked
+by scillm's structural rule (:mod:`scillm.certainly.coq_recursion`); the audit run prints the
+checked declarations, and each further round prints the item's names those terms mention.
+
 Every coqc run is sandboxed (:mod:`scillm.certainly.isolation`), after the source passed the
-command screen (:mod:`scillm.certainly.screen`).
+command screen (:mod:`scillm.certainly.screen`), and without the native compiler.
 """
 
 from __future__ import annotations
