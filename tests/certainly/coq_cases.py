@@ -175,6 +175,21 @@ TRUE: dict[str, dict[str, Any]] = {
         "Qed.\n"
         "Theorem log2_total : forall n, log2 n >= 0. Proof. intros; auto with arith. Qed."
     ),
+    "function_measure": code(
+        "Require Import Recdef Lia.\n"
+        "Function div2 (n : nat) {measure (fun x => x) n} : nat :=\n"
+        "  match n with S (S k) => S (div2 k) | _ => 0 end.\n"
+        "Proof. intros; lia. Defined.\n"
+        "Theorem div2_4 : div2 4 = 2.\n"
+        "Proof. rewrite !div2_equation. reflexivity. Qed."
+    ),
+    "decide_equality": code(
+        "Inductive color := R | G | B.\n"
+        "Definition color_dec (a b : color) : {a = b} + {a <> b}.\n"
+        "Proof. decide equality. Defined.\n"
+        "Theorem same : forall a : color, a = a.\n"
+        "Proof. intros a. destruct (color_dec a a); auto. Qed."
+    ),
     # false negatives that used to be refused
     "one_field_class": code(
         "Class Default (A : Type) := default : A.\n"

@@ -64,6 +64,12 @@ Arguments Top.double n%nat_scope""",
     | S m => fun _ : @eq nat (S m) (S m) => f m (@eq_refl nat m)
     end
      : forall (n : nat) (_ : @eq nat n n), nat""",
+    # written, in the shape of the standard library's Fix_F (what a "measure" compiles to)
+    "fix_f": "Top.fix_f = fun (A : Type) (R : forall (_ : A) (_ : A), Prop) "
+    "(P : forall _ : A, Type) "
+    "(F : forall (x : A) (_ : forall (y : A) (_ : R y x), P y), P x) => "
+    "fix Fix_F (x : A) (a : @Acc A R x) {struct a} : P x := F x (fun (y : A) (h : R y x) => "
+    "Fix_F y (@Acc_inv A R x a y h)) : forall _ : nat, nat",
     "tree": "Inductive tree : Set :=  leaf : Top.tree "
     "| node : forall (_ : Top.tree) (_ : nat) (_ : Top.tree), Top.tree.",
     "big": "Top.big = @eq_refl nat (" + "S (" * 3000 + "S O" + ")" * 3001 + "\n     : nat",
@@ -136,6 +142,20 @@ REFUSED = {
         "Inductive t : Set :=  C : forall _ : @eq nat ((fix f (n : nat) : nat := f n) O) O, "
         "Top.t.",
         "fixpoint in its type",
+    ),
+    "acc_inv_shadowed": (
+        "Top.a = fun Acc_inv : forall _ : nat, nat => fix f (x : nat) (a : nat) {struct a} : nat "
+        ":= f x (Acc_inv nat nat x a x x) : nat",
+        "decreasing argument (Acc_inv",
+    ),
+    "acc_inv_of_other": (
+        "Top.b = fix f (x : nat) (a : @Acc nat R x) (b : @Acc nat R x) {struct a} : nat "
+        ":= f x (@Acc_inv nat R x b x x) b : nat",
+        "decreasing argument (Acc_inv",
+    ),
+    "numeral_with_local_s": (
+        "Top.n = fun S : forall _ : nat, nat => S (S (S O)) : nat",
+        "numerals ambiguous",
     ),
     "elided": ("Top.e = @eq_refl nat (S (S (...)))\n     : nat", "could not analyse"),
     "sealed": ("*** [ Top.M.bad : @eq nat (S O) (S (S O)) ]", "body is hidden"),

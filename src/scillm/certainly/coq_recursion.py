@@ -15,18 +15,21 @@ input they reach:
    is the decreasing variable itself, or a variable already so bound (transitively a strict
    subterm). Nothing else counts: not a ``let``, not a ``fun`` argument (commutative cuts such
    as ``match … return T -> _ with … => fun y => f y end x`` are refused), not an application
-   (``f (g x)``, recursion through ``Acc`` or a function-typed field), not a ``match`` on a
-   ``match`` (#20455), and not a variable the fix's body binds any other way (#20413). A
-   variable shadowed by any binder loses its status.
+   (``f (g x)``, a function-typed field applied), not a ``match`` on a ``match`` (#20455), and
+   not a variable the fix's body binds any other way (#20413). A variable shadowed by any
+   binder loses its status. One application is a subterm: the standard library's
+   ``Acc_inv A R x a y h`` with ``a`` the decreasing argument or a subterm of it (recursion on
+   accessibility, as in ``Fix_F``: how ``Function``/``Program`` compile a ``measure``).
 4. A ``match``'s ``in`` clause may not mention a recursive function or such a variable.
 5. ``cofix`` is refused outright: checked code has no need for coinduction here.
 
-``Fixpoint``, ``Function`` and ``Program Fixpoint`` by structural recursion, recursors, and
-``Program``/``Function`` well-founded recursion (through the standard library's ``Fix``, which
-is trusted) pass. Nested recursion through an inner ``fix`` (rose trees), recursion on
-``f x`` for a function-typed field, and a proof whose term inlines a standard-library fixpoint
-that breaks the rule (after ``unfold``/``cbv``) are refused: the check errs towards ``failed``.
-A term this module cannot read fails the same way.
+``Fixpoint``, ``Function`` and ``Program Fixpoint`` by structural recursion or by ``measure``,
+recursors, and ``decide equality`` pass. Nested recursion through an inner ``fix`` (rose
+trees), recursion on ``f x`` for another function-typed field, a ``let``-bound argument, and a
+proof whose term inlines a standard-library fixpoint that breaks the rule (after
+``unfold``/``cbv``) are refused: the check errs towards ``failed``. A term this module cannot
+read fails the same way. A local binder named ``S``, ``O`` or ``Acc_inv`` makes the terms
+where it matters unreadable (numerals fail, ``Acc_inv`` is no longer the standard one).
 """
 
 from __future__ import annotations
@@ -130,8 +133,17 @@ class _Size:
     smaller: frozenset[int] = frozenset()
 
 
-_Info = _Function | _Size
+@dataclass(frozen=True)
+class _Local:
+    """A local binder that shadows a global name the rule relies on (``S``, ``O``, ``Acc_inv``)."""
+
+
+_Info = _Function | _Size | _Local
 _Env = dict[str, _Info]
+# Acc_inv a h is the subterm H y h of a = Acc_intro H: recursion on it is well-founded, and it
+# is how the standard library's Fix_F (Program, Function's "measure") recurses.
+_ACC_INV = frozenset({"Acc_inv", "Wf.Acc_inv", "Coq.Init.Wf.Acc_inv"})
+_WATCHED = frozenset({"S", "O"}) | _ACC_INV
 
 
 @dataclass
@@ -151,7 +163,7 @@ class _Checker:
                     "argument (passed as a value or partially applied)"
                 )
         elif isinstance(term, Numeral):
-            if any(name in env for name in ("S", "O")):
+            if any(name in env for name in ("S", "O")):  # shadowed: see _Local
                 self.problem("a local name S or O makes its numerals ambiguous")
         elif isinstance(term, App):
             self._app(term, env)
@@ -195,8 +207,7 @@ class _Checker:
             )
             return
         arg = args[info.position]
-        size = env.get(arg.name) if isinstance(arg, Var) else None
-        if isinstance(size, _Size) and info.block in size.smaller:
+        if info.block in _smaller(arg, env):
             return
         self.problem(
             f"the recursive call to {name} has decreasing argument {_show(arg)}, which is not "
@@ -207,8 +218,8 @@ class _Checker:
     def _case(self, term: Case, env: _Env) -> None:
         self.walk(term.scrutinee, env)
         if term.in_clause is not None:
-            mentioned = {n.name for n in _names(term.in_clause)}
-            if mentioned & set(env):
+            mentioned = (env.get(n.name) for n in _names(term.in_clause))
+            if any(isinstance(info, _Function | _Size) for info in mentioned):
                 self.problem("a match's 'in' clause mentions a recursive function or argument")
         if term.returns is not None:
             inner = env
@@ -256,8 +267,24 @@ class _Checker:
             self.walk(decl.body, scope)
 
 
+def _smaller(arg: Term, env: _Env) -> frozenset[int]:
+    """The blocks whose decreasing argument ``arg`` is a strict subterm of."""
+    if isinstance(arg, Var):
+        size = env.get(arg.name)
+        return size.smaller if isinstance(size, _Size) else frozenset()
+    head = arg.head if isinstance(arg, App) else None
+    if isinstance(arg, App) and isinstance(head, Var) and head.name in _ACC_INV:
+        accessible = arg.args[3] if len(arg.args) == 6 else None  # @Acc_inv A R x a y h
+        size = env.get(accessible.name) if isinstance(accessible, Var) else None
+        if head.name not in env and isinstance(size, _Size):
+            return size.decreasing | size.smaller
+    return frozenset()
+
+
 def _bind(env: _Env, name: str, info: _Info | None = None) -> _Env:
     """``env`` with ``name`` bound afresh: shadowed, or given ``info``."""
+    if info is None and name in _WATCHED:
+        info = _Local()
     if info is None and name not in env:
         return env
     inner = dict(env)
