@@ -36,7 +36,13 @@ from scillm.certainly.coq_source import CoqSource, assemble, unseal
 from scillm.certainly.isolation import WorkDir, read_private, work_dir
 from scillm.certainly.items import ProofItem
 from scillm.certainly.known_bugs import bugs_for
-from scillm.certainly.process import Ran, Toolchain, find_toolchain, install_prefix
+from scillm.certainly.process import (
+    OUTPUT_LIMIT,
+    Ran,
+    Toolchain,
+    find_toolchain,
+    install_prefix,
+)
 from scillm.certainly.screen import screen_coq
 from scillm.certainly.verdict import Message, Verdict, error_verdict
 
@@ -163,6 +169,9 @@ async def _unsafe_recursion(
         for name, text in printed.items():
             if text is None:
                 problems.append((name, f"could not print {name} to check its recursion"))
+                continue
+            if len(text.encode()) >= OUTPUT_LIMIT:  # cut off: the rest might hide a fixpoint
+                problems.append((name, f"{name} is too large to check its recursion"))
                 continue
             reading = read_printed(name, text, is_axiom(name))
             problems += [(name, problem) for problem in reading.problems]
