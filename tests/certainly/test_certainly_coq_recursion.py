@@ -141,7 +141,7 @@ REFUSED = {
     "fix_in_inductive": (
         "Inductive t : Set :=  C : forall _ : @eq nat ((fix f (n : nat) : nat := f n) O) O, "
         "Top.t.",
-        "fixpoint in its type",
+        "a fixpoint in its type",
     ),
     "acc_inv_shadowed": (
         "Top.a = fun Acc_inv : forall _ : nat, nat => fix f (x : nat) (a : nat) {struct a} : nat "
@@ -157,9 +157,9 @@ REFUSED = {
         "Top.n = fun S : forall _ : nat, nat => S (S (S O)) : nat",
         "numerals ambiguous",
     ),
-    "elided": ("Top.e = @eq_refl nat (S (S (...)))\n     : nat", "could not analyse"),
+    "elided": ("Top.e = @eq_refl nat (S (S (...)))\n     : nat", "could not analyse its term"),
     "sealed": ("*** [ Top.M.bad : @eq nat (S O) (S (S O)) ]", "body is hidden"),
-    "unknown": ("Top.u : nat", "could not read"),
+    "unknown": ("Top.u : nat", "could not read how Coq prints it"),
 }
 
 

@@ -93,11 +93,11 @@ def read_printed(name: str, printed: str, axiom: bool = False) -> Reading:
     if _DECLARATION.match(text):
         # An inductive type or an axiom: no body to check, and no fixpoint allowed in its types.
         found = _FIX_WORD.search(text)
-        problems = (f"{shown} has a fixpoint in its type",) if found else ()
+        problems = (f"in {shown}: a fixpoint in its type",) if found else ()
         return Reading(problems, references)
     header = _CONSTANT.match(text)
     if header is None:
-        return Reading((f"could not read how Coq prints {shown}",), references)
+        return Reading((f"in {shown}: could not read how Coq prints it",), references)
     # The term ends at the first blank line; "Arguments ..." and the like follow it.
     term_text = text[header.end() :].split("\n\n", 1)[0]
     try:
@@ -109,7 +109,7 @@ def read_printed(name: str, printed: str, axiom: bool = False) -> Reading:
         if rest.strip():
             raise TermError(f"unexpected text after the term: {rest.strip()[:40]!r}")
     except TermError as exc:
-        return Reading((f"could not analyse the term of {shown}: {exc}",), references)
+        return Reading((f"in {shown}: could not analyse its term: {exc}",), references)
     # Print shows "body : type"; the parser reads that as a cast, which is checked the same way.
     checker = _Checker(shown)
     for term in terms:
@@ -240,13 +240,10 @@ class _Checker:
             self.problem(f"cofix {names}: scillm does not accept cofixpoints in checked code")
             return
         block = next(self._blocks)
-        inner = env
         positions = []
         for decl in term.decls:
             binders = [binder.name for binder in decl.binders]
-            struct = decl.struct if decl.struct is not None else None
-            if struct is None and len(binders) == 1:
-                struct = binders[0]
+            struct = binders[0] if decl.struct is None and len(binders) == 1 else decl.struct
             position = binders.index(struct) if struct in binders else None
             if position is None:
                 self.problem(f"fix {decl.name}: cannot tell which argument decreases")
@@ -257,6 +254,7 @@ class _Checker:
                 scope = _bind(scope, binder.name)
             if decl.type is not None:
                 self.walk(decl.type, scope)
+        inner = env
         for decl, position in zip(term.decls, positions, strict=True):
             inner = _bind(inner, decl.name, _Function(block, position))
         for decl, position in zip(term.decls, positions, strict=True):
