@@ -183,7 +183,6 @@ class _Parser:
             self._tokens.append((token, found.end()))
             pos = found.end()
         self._tokens = _numerals(self._tokens)
-        self._text_end = len(text)
         self._i = 0
 
     def offset(self) -> int:
@@ -373,9 +372,11 @@ def _numerals(tokens: list[tuple[str, int]]) -> list[tuple[str, int]]:
         while words[i] == "(" and words[j : j + 2] == ["S", "("]:
             depth, j = depth + 1, j + 2
         end = j + 2 + depth
-        if words[i] == "(" and words[j : j + 2] == ["S", "O"] and words[j + 2 : end + 1] == [
-            ")"
-        ] * (depth + 1):
+        if (
+            words[i] == "("
+            and words[j : j + 2] == ["S", "O"]
+            and words[j + 2 : end + 1] == [")"] * (depth + 1)
+        ):
             out.append((f"#{depth + 1}", tokens[end][1]))
             i = end + 1
         else:
