@@ -36,16 +36,16 @@ __all__ = [
 MAX_RECURSION = 60_000
 _TOKEN = re.compile(
     r"\s*(?:(?P<string>\"(?:[^\"]|\"\")*\")|(?P<word>[\w'][\w'.]*(?:%\w+)?)"
-    r"|(?P<punct>:=|=>|<<:|<:|@\{|[():{}|,@_]))",
+    r"|(?P<punct>:=|=>|<<:|<:|@\{|[():{}|,@]))",
     re.UNICODE,
 )
 _KEYWORDS = frozenset(
     {"fun", "forall", "let", "in", "fix", "cofix", "with", "for", "match", "as", "return", "end"}
 )
 # Tokens that end a term: the parser stops there and lets the enclosing construct read them.
-_STOPS = _KEYWORDS - {"fun", "forall", "let", "fix", "cofix", "match"} | {
-    ")", "}", "|", ",", ":=", "=>", ":", "<:", "<<:",
-}  # fmt: skip
+_STOPS = (_KEYWORDS - {"fun", "forall", "let", "fix", "cofix", "match"}) | frozenset(
+    (")", "}", "|", ",", ":=", "=>", ":", "<:", "<<:")
+)
 
 
 class TermError(ValueError):
