@@ -53,6 +53,10 @@ def test_coq_commands_that_reach_outside_are_refused(source: str) -> None:
         "Coercion b2p : bool >-> Sortclass.",
         "Identity Coercion id_n : n >-> nat.",
         "Record R := { carrier :> Type }.",
+        "Set Definitional UIP.",
+        "Polymorphic Cumulative Inductive box (A : Type) := Box (a : A).",
+        "Register Inline f.",
+        "Primitive add := #int63_add.",
         '(* "*)" is inside the comment *) Load x.',
     ],
 )

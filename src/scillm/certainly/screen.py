@@ -11,9 +11,10 @@ coqc would run it. A source whose comment or string never ends is refused. Refus
 files (``Extraction "f"``, ``Extraction Library``, ``Separate Extraction``, ``Extraction
 TestCompile``) and ``Print Universes "file"``; switched-off kernel checks (``Unset Guard/
 Positivity/Universe Checking``, ``bypass_check``, ``Typing Flags``: Print Assumptions misses some
-of them, rocq#12155 and #16646); and what can make a statement print as something it does not
-state: ``Number``/``Numeral``/``String Notation`` and coercions (``Coercion``, ``Identity
-Coercion``, ``SubClass``, ``:>`` fields).
+of them, rocq#12155 and #16646); the features other known kernel bugs need (``Definitional
+UIP``, ``Cumulative``, ``Register``, ``Primitive``); and what can make a statement print as
+something it does not state: ``Number``/``Numeral``/``String Notation`` and coercions
+(``Coercion``, ``Identity Coercion``, ``SubClass``, ``:>`` fields).
 
 Lean 4 is read raw, comments and strings included (interpolated strings hold code): everything
 that runs code at elaboration time: ``#eval``, ``run_cmd``/``run_elab``/``run_meta``/``run_tac``,
@@ -50,6 +51,12 @@ _COQ_FORBIDDEN: tuple[tuple[str, str], ...] = (
     ),
     (rf"{_START}bypass_check{_END}", "bypass_check (it switches off a kernel check)"),
     (rf"{_START}Typing\s+Flags{_END}", "Typing Flags (they switch off kernel checks)"),
+    (
+        rf"{_START}(?:Definitional\s+UIP|Cumulative|Inductive\s+Cumulativity|Register"
+        rf"|Primitive){_END}",
+        "Definitional UIP, cumulative inductives, Register or Primitive (what the known kernel "
+        "bugs rocq#21696, #22376, #21736 and #18503 need)",
+    ),
     (
         rf"{_START}(?:Number|Numeral|String)\s+Notation{_END}",
         "Number/String Notation (it can make a numeral or string mean anything)",
