@@ -28,6 +28,8 @@ the listed bugs that untrusted input can reach, scillm does not rely on the kern
 - flags that Print Assumptions can miss (rocq#12155, #16646): ``Unset Guard/Positivity/Universe
   Checking``, ``bypass_check`` and ``Typing Flags`` are refused before coqc runs
   (:mod:`scillm.certainly.screen`);
+- features other listed bugs need (rocq#21696, #22376, #21736, #18503): ``Definitional UIP``,
+  cumulative inductives, ``Register`` and ``Primitive`` are refused too;
 - native compilation (rocq#17871): coqc runs with ``-native-compiler no``, so
   ``native_compute`` is evaluated as ``vm_compute`` and the VM is trusted as part of the kernel.
 
@@ -36,7 +38,9 @@ messages (or exactly the given ``statement``), were accepted by that kernel, res
 outside the allow-list, on no ``Admitted``/``sorry`` and no switched-off check, use no
 recursion outside scillm's rule, and mean what they say under the standard library's
 notations. It does not exclude a kernel bug that is not yet known, nor one of the listed bugs
-outside the paths above (module subtyping, universe and SProp conversion, VM internals).
+outside the paths above: module subtyping and strengthening (rocq#7609, #21051, #21685,
+#21702), universe substitution in conversion (#21688), VM internals (#13439, #16891, #19402,
+#16957).
 """
 
 from scillm.certainly.engine import (
