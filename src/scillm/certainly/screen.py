@@ -14,7 +14,7 @@ Positivity/Universe Checking``, ``bypass_check``, ``Typing Flags``: Print Assump
 of them, rocq#12155 and #16646); the features other known kernel bugs need (``Definitional
 UIP``, ``Cumulative``, ``Register``, ``Primitive``); and what can make a statement print as
 something it does not state: ``Number``/``Numeral``/``String Notation`` and coercions
-(``Coercion``, ``Identity Coercion``, ``SubClass``, ``:>`` fields).
+(``Coercion``, ``Identity Coercion``, ``SubClass``, ``:>`` fields outside a ``Class``).
 
 Lean 4 is read raw, comments and strings included (interpolated strings hold code): everything
 that runs code at elaboration time: ``#eval``, ``run_cmd``/``run_elab``/``run_meta``/``run_tac``,
@@ -62,7 +62,7 @@ _COQ_FORBIDDEN: tuple[tuple[str, str], ...] = (
         "Number/String Notation (it can make a numeral or string mean anything)",
     ),
     (
-        rf"{_START}(?:Identity\s+)?Coercion{_END}|{_START}SubClass{_END}|:>",
+        rf"{_START}(?:Identity\s+)?Coercion{_END}|{_START}SubClass{_END}",
         "coercions (a hidden coercion can make a statement print as something it does not state)",
     ),
 )
@@ -82,6 +82,13 @@ _LEAN_FORBIDDEN: tuple[tuple[str, str], ...] = (
     (rf"{_START}unsafe{_END}", "unsafe declarations (the kernel does not check them)"),
 )
 _SCREENED = "scillm does not run {what}; remove it"
+# A sentence ends at a period followed by white space; "Nat.add" and ".." do not end one.
+_SENTENCE_END = re.compile(r"(?<!\.)\.(?!\.)(?=\s)")
+_CLASS = re.compile(
+    rf"\s*(?:#\[[^\]]*\]\s*)?(?:(?:Local|Global|Polymorphic|Monomorphic|Cumulative"
+    rf"|NonCumulative)\s+)*Class{_END}"
+)
+_FIELD_COERCION = "a coercion field ':>' (use ':' and a function; in a Class ':>' is fine)"
 
 
 def screen_coq(source: str) -> list[Message]:
@@ -89,7 +96,7 @@ def screen_coq(source: str) -> list[Message]:
     code = blank_coq_literals(source)
     if code is None:
         return [Message("error", None, "a comment or string in the source is never closed")]
-    return _screen(code, _COQ_FORBIDDEN)
+    return sorted(_screen(code, _COQ_FORBIDDEN) + _field_coercions(code), key=_line)
 
 
 def screen_lean(source: str) -> list[Message]:
@@ -103,7 +110,23 @@ def _screen(code: str, forbidden: tuple[tuple[str, str], ...]) -> list[Message]:
         for match in re.finditer(pattern, code):
             line = code.count("\n", 0, match.start()) + 1
             found.append(Message("error", line, _SCREENED.format(what=what)))
-    return sorted(found, key=lambda m: m.line or 0)
+    return sorted(found, key=_line)
+
+
+def _field_coercions(code: str) -> list[Message]:
+    """``:>`` fields outside a ``Class`` (in a Record it declares a coercion; in a Class, an
+    instance)."""
+    found: list[Message] = []
+    for field in re.finditer(":>", code):
+        starts = [end.end() for end in _SENTENCE_END.finditer(code, 0, field.start())]
+        if not _CLASS.match(code, starts[-1] if starts else 0):
+            line = code.count("\n", 0, field.start()) + 1
+            found.append(Message("error", line, _SCREENED.format(what=_FIELD_COERCION)))
+    return found
+
+
+def _line(message: Message) -> int:
+    return message.line or 0
 
 
 def blank_coq_literals(source: str) -> str | None:
