@@ -175,6 +175,16 @@ TRUE: dict[str, dict[str, Any]] = {
         "Qed.\n"
         "Theorem log2_total : forall n, log2 n >= 0. Proof. intros; auto with arith. Qed."
     ),
+    "rose_tree": code(
+        "Require Import List.\n"
+        "Inductive rose := Node : nat -> list rose -> rose.\n"
+        "Fixpoint size (t : rose) : nat :=\n"
+        "  match t with\n"
+        "  | Node _ l => S ((fix size_list (l : list rose) : nat :=\n"
+        "                    match l with nil => 0 | x :: xs => size x + size_list xs end) l)\n"
+        "  end.\n"
+        "Theorem size_two : size (Node 1 (Node 2 nil :: nil)) = 2. Proof. reflexivity. Qed."
+    ),
     "function_measure": code(
         "Require Import Recdef Lia.\n"
         "Function div2 (n : nat) {measure (fun x => x) n} : nat :=\n"

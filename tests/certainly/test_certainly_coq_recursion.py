@@ -64,6 +64,13 @@ Arguments Top.double n%nat_scope""",
     | S m => fun _ : @eq nat (S m) (S m) => f m (@eq_refl nat m)
     end
      : forall (n : nat) (_ : @eq nat n n), nat""",
+    "rose_size": """Top.size = fix size (t : Top.rose) : nat := match t return nat with
+    | Top.Node _ l => S ((fix size_list (l0 : list Top.rose) : nat := match l0 return nat with
+        | nil => O
+        | cons x xs => Nat.add (size x) (size_list xs)
+        end) l)
+    end
+     : forall _ : Top.rose, nat""",
     # written, in the shape of the standard library's Fix_F (what a "measure" compiles to)
     "fix_f": "Top.fix_f = fun (A : Type) (R : forall (_ : A) (_ : A), Prop) "
     "(P : forall _ : A, Type) "
@@ -152,6 +159,19 @@ REFUSED = {
         "Top.b = fix f (x : nat) (a : @Acc nat R x) (b : @Acc nat R x) {struct a} : nat "
         ":= f x (@Acc_inv nat R x b x x) b : nat",
         "decreasing argument (Acc_inv",
+    ),
+    # nested fixes that are not applied to a strict subterm give the outer nothing
+    "nested_on_itself": (
+        "Top.n = fix f (t : Top.rose) : nat := match t return nat with | Top.Node _ l => "
+        "(fix g (l0 : list Top.rose) : nat := match l0 return nat with | nil => f t "
+        "| cons x xs => g xs end) l end : forall _ : Top.rose, nat",
+        "decreasing argument t",
+    ),
+    "nested_not_applied": (
+        "Top.m = fix f (t : Top.rose) : nat := match t return nat with | Top.Node _ l => "
+        "Top.app_to (fix g (l0 : list Top.rose) : nat := match l0 return nat with | nil => O "
+        "| cons x xs => f x end) l end : forall _ : Top.rose, nat",
+        "decreasing argument x",
     ),
     "numeral_with_local_s": (
         "Top.n = fun S : forall _ : nat, nat => S (S (S O)) : nat",

@@ -17,19 +17,23 @@ input they reach:
    as ``match … return T -> _ with … => fun y => f y end x`` are refused), not an application
    (``f (g x)``, a function-typed field applied), not a ``match`` on a ``match`` (#20455), and
    not a variable the fix's body binds any other way (#20413). A variable shadowed by any
-   binder loses its status. One application is a subterm: the standard library's
+   binder loses its status. Two exceptions, both structural: the standard library's
    ``Acc_inv A R x a y h`` with ``a`` the decreasing argument or a subterm of it (recursion on
-   accessibility, as in ``Fix_F``: how ``Function``/``Program`` compile a ``measure``).
+   accessibility, as in ``Fix_F``: how ``Function``/``Program`` compile a ``measure``); and a
+   ``fix`` applied on the spot to a strict subterm (nested recursion, ``match t with Node l =>
+   (fix g l := … f x … g xs …) l end``), whose own decreasing variable then only ever holds
+   subterms of it, so counts as a strict subterm for the enclosing functions too.
 4. A ``match``'s ``in`` clause may not mention a recursive function or such a variable.
 5. ``cofix`` is refused outright: checked code has no need for coinduction here.
 
 ``Fixpoint``, ``Function`` and ``Program Fixpoint`` by structural recursion or by ``measure``,
-recursors, and ``decide equality`` pass. Nested recursion through an inner ``fix`` (rose
-trees), recursion on ``f x`` for another function-typed field, a ``let``-bound argument, and a
-proof whose term inlines a standard-library fixpoint that breaks the rule (after
-``unfold``/``cbv``) are refused: the check errs towards ``failed``. A term this module cannot
-read fails the same way. A local binder named ``S``, ``O`` or ``Acc_inv`` makes the terms
-where it matters unreadable (numerals fail, ``Acc_inv`` is no longer the standard one).
+recursors, ``decide equality`` and nested recursion through an inner ``fix`` pass. Nested
+recursion through ``map f l`` (``f`` passed as a value), recursion on ``f x`` for another
+function-typed field, a ``let``-bound argument, and a proof whose term inlines a
+standard-library fixpoint that breaks the rule (after ``unfold``/``cbv``) are refused: the
+check errs towards ``failed``. A term this module cannot read fails the same way. A local
+binder named ``S``, ``O`` or ``Acc_inv`` makes the terms where it matters unreadable (numerals
+fail, ``Acc_inv`` is no longer the standard one).
 """
 
 from __future__ import annotations
@@ -192,6 +196,8 @@ class _Checker:
         info = env.get(head.name) if isinstance(head, Var) else None
         if isinstance(head, Var) and isinstance(info, _Function):
             self._call(head.name, info, term.args, env)
+        elif isinstance(head, Fix):
+            self._fix(head, env, term.args)
         else:
             self.walk(head, env)
         for arg in term.args:
@@ -234,7 +240,8 @@ class _Checker:
                 inner = _bind(inner, name, _Size(smaller=smaller) if smaller else None)
             self.walk(body, inner)
 
-    def _fix(self, term: Fix, env: _Env) -> None:
+    def _fix(self, term: Fix, env: _Env, args: tuple[Term, ...] = ()) -> None:
+        """Check a fix block; ``args`` are what it is applied to, if it is (nested recursion)."""
         names = ", ".join(decl.name for decl in term.decls)
         if term.co:
             self.problem(f"cofix {names}: scillm does not accept cofixpoints in checked code")
@@ -254,13 +261,20 @@ class _Checker:
                 scope = _bind(scope, binder.name)
             if decl.type is not None:
                 self.walk(decl.type, scope)
+        # Applied to a strict subterm of outer decreasing arguments, the block only ever sees
+        # subterms of it: its own decreasing variables are smaller than those outer ones too.
+        chosen = next(i for i, decl in enumerate(term.decls) if decl.name == term.chosen)
+        entry = positions[chosen]
+        outer = _smaller(args[entry], env) if entry is not None and entry < len(args) else None
         inner = env
         for decl, position in zip(term.decls, positions, strict=True):
             inner = _bind(inner, decl.name, _Function(block, position))
         for decl, position in zip(term.decls, positions, strict=True):
             scope = inner
             for index, binder in enumerate(decl.binders):
-                size = _Size(decreasing=frozenset({block})) if index == position else None
+                size = (
+                    _Size(frozenset({block}), outer or frozenset()) if index == position else None
+                )
                 scope = _bind(scope, binder.name, size)
             self.walk(decl.body, scope)
 
