@@ -58,6 +58,7 @@ def test_coq_commands_that_reach_outside_are_refused(source: str) -> None:
         "Polymorphic Cumulative Inductive box (A : Type) := Box (a : A).",
         "Register Inline f.",
         "Primitive add := #int63_add.",
+        "Primitive add : int -> int -> int := #int63_add.",
         '(* "*)" is inside the comment *) Load x.',
     ],
 )
@@ -79,6 +80,7 @@ def test_an_unclosed_comment_or_string_is_refused(source: str) -> None:
         'Definition s := "Load ""x"" and Redirect".',
         '(* Load "x", Cd "/", Unset Guard Checking, Coercion *) Check 1.',
         "Class A := { a : nat }.\n#[local] Class B := {\n  ba :> A; b : nat }.",
+        "Set Primitive Projections. Unset Polymorphic Inductive Cumulativity.",
         "Recursive Extraction nat.",
         "Print Universes.",
         "Definition Loader := 1. Lemma Cd_ok : True. Proof. exact I. Qed.",

@@ -52,8 +52,8 @@ _COQ_FORBIDDEN: tuple[tuple[str, str], ...] = (
     (rf"{_START}bypass_check{_END}", "bypass_check (it switches off a kernel check)"),
     (rf"{_START}Typing\s+Flags{_END}", "Typing Flags (they switch off kernel checks)"),
     (
-        rf"{_START}(?:Definitional\s+UIP|Cumulative|Inductive\s+Cumulativity|Register"
-        rf"|Primitive){_END}",
+        rf"{_START}(?:Set\s+Definitional\s+UIP|Cumulative{_END}"
+        rf"|Set\s+Polymorphic\s+Inductive\s+Cumulativity|Register{_END}|Primitive\s+[\w']+\s*:)",
         "Definitional UIP, cumulative inductives, Register or Primitive (what the known kernel "
         "bugs rocq#21696, #22376, #21736 and #18503 need)",
     ),
