@@ -185,6 +185,18 @@ TRUE: dict[str, dict[str, Any]] = {
         "  end.\n"
         "Theorem size_two : size (Node 1 (Node 2 nil :: nil)) = 2. Proof. reflexivity. Qed."
     ),
+    "prop_inductive": code(
+        "Inductive even : nat -> Prop := even0 : even 0 | even2 n : even n -> even (S (S n)).\n"
+        "Theorem even_double : forall n, even n -> exists k, n = k + k.\n"
+        "Proof.\n"
+        "  intros n H. induction H as [|n H [k ->]]. - now exists 0.\n"
+        "  - exists (S k). simpl. rewrite <- plus_n_Sm. reflexivity.\n"
+        "Qed."
+    ),
+    "functor_inductive": code(
+        "Module Type T. End T.\nModule F (X : T). Inductive u := c. End F.\n"
+        "Theorem t : 1 = 1. Proof. reflexivity. Qed."
+    ),
     "function_measure": code(
         "Require Import Recdef Lia.\n"
         "Function div2 (n : nat) {measure (fun x => x) n} : nat :=\n"

@@ -140,7 +140,7 @@ class CoqChecker:
         if verdict.status != "proved":
             return verdict
         lines = {e.qualified: audit.line_of(e) for e in audit.entries if e.qualified not in absent}
-        printed = audit.printed(box.path)
+        printed = audit.printed(box.path, ran)
         unsafe = await _unsafe_recursion(box, printed, lines, audit.is_declared_axiom, deadline)
         if isinstance(unsafe, Ran):
             return _unfinished(item, unsafe, timeout_s)

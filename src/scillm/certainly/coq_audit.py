@@ -214,16 +214,18 @@ class Audit:
             statement_matches=None if self.goal is None else findings.statement_ok,
         )
 
-    def printed(self, work: Path) -> dict[str, str | None]:
+    def printed(self, work: Path, ran: Ran) -> dict[str, str | None]:
         """``Print`` under ``Set Printing All`` of each checked declaration (None where it is
-        missing) and of the item's inductive types that printed (for the recursion check,
-        :mod:`scillm.certainly.coq_recursion`)."""
+        missing) and of the item's inductive types that printed before the audit ``ran``
+        stopped (for the recursion check, :mod:`scillm.certainly.coq_recursion`)."""
+        stopped = _stop(ran)
         found: dict[str, str | None] = {}
         for index, check in enumerate(self._checks):
-            if check.entry is not None and check.what in ("declaration", "print"):
-                text = self.output(work, "p", index)
-                if text is not None or check.what == "declaration":
-                    found[check.entry.qualified] = text
+            if check.entry is None or check.what not in ("declaration", "print"):
+                continue
+            # A Print that failed may still have left a file: only finished lines count.
+            if check.what == "declaration" or stopped is None or index + 1 < stopped[0]:
+                found[check.entry.qualified] = self.output(work, "p", index)
         return found
 
     def line_of(self, entry: GlobEntry) -> int:
