@@ -166,14 +166,15 @@ async def _unsafe_recursion(
     problems: list[tuple[str, str]] = []  # (the name printed, the problem)
     for _round in range(RECURSION_ROUNDS):
         found: list[str] = []
-        for name, text in printed.items():
-            if text is None:
-                problems.append((name, f"could not print {name} to check its recursion"))
+        for name, shown in printed.items():
+            short = name.removeprefix(f"{LIBRARY}.")
+            if shown is None:
+                problems.append((name, f"in {short}: could not print it to check its recursion"))
                 continue
-            if len(text.encode()) >= OUTPUT_LIMIT:  # cut off: the rest might hide a fixpoint
-                problems.append((name, f"{name} is too large to check its recursion"))
+            if len(shown.encode()) >= OUTPUT_LIMIT:  # cut off: the rest might hide a fixpoint
+                problems.append((name, f"in {short}: too large to check its recursion"))
                 continue
-            reading = read_printed(name, text, is_axiom(name))
+            reading = read_printed(name, shown, is_axiom(name))
             problems += [(name, problem) for problem in reading.problems]
             found += sorted(reading.references - seen)
         todo = list(dict.fromkeys(found))
@@ -194,10 +195,11 @@ async def _unsafe_recursion(
         }
     else:
         name = next(iter(printed))
-        problems.append((name, f"declarations nest too deep to check (at {name})"))
+        short = name.removeprefix(f"{LIBRARY}.")
+        problems.append((name, f"in {short}: declarations nest too deep to check"))
     return [
-        Message("error", lines.get(name), f"unsafe_recursion: {text}")
-        for name, text in dict.fromkeys(problems)
+        Message("error", lines.get(name), f"unsafe_recursion: {problem}")
+        for name, problem in dict.fromkeys(problems)
     ]
 
 
