@@ -322,6 +322,10 @@ FALSE: dict[str, dict[str, Any]] = {
         "  (at level 200, x binder, right associativity).\n"
         "Theorem f : forall n : nat, n = 5. Proof. exists 5. reflexivity. Qed."
     ),
+    "delimit_scope": code(
+        "Require Import ZArith.\nDelimit Scope Z_scope with nat.\n"
+        "Theorem f : (0 - 1 < 0)%nat. Proof. reflexivity. Qed."
+    ),
     "coercion_sort": code(
         "Definition holds (b : bool) : Prop := True.\nCoercion holds : bool >-> Sortclass.\n"
         "Theorem f : false. Proof. exact I. Qed."

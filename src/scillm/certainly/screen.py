@@ -13,7 +13,9 @@ TestCompile``) and ``Print Universes "file"``; switched-off kernel checks (``Uns
 Positivity/Universe Checking``, ``bypass_check``, ``Typing Flags``: Print Assumptions misses some
 of them, rocq#12155 and #16646); the features other known kernel bugs need (``Definitional
 UIP``, ``Cumulative``, ``Register``, ``Primitive``); and what can make a statement print as
-something it does not state: ``Number``/``Numeral``/``String Notation`` and coercions
+something it does not state: ``Number``/``Numeral``/``String Notation``, ``Delimit``/``Bind
+Scope`` and scopes in ``Arguments`` (``Delimit Scope Z_scope with nat`` makes ``(0 - 1 < 0)%nat``
+a statement about Z), and coercions
 (``Coercion``, ``Identity Coercion``, ``SubClass``, ``:>`` fields outside a ``Class``).
 
 Lean 4 is read raw, comments and strings included (interpolated strings hold code): everything
@@ -60,6 +62,11 @@ _COQ_FORBIDDEN: tuple[tuple[str, str], ...] = (
     (
         rf"{_START}(?:Number|Numeral|String)\s+Notation{_END}",
         "Number/String Notation (it can make a numeral or string mean anything)",
+    ),
+    (
+        rf"{_START}(?:(?:Un)?[Dd]elimit|Bind)\s+Scope{_END}"
+        rf"|{_START}Arguments{_END}(?:(?!\.\s)[\s\S])*?%",
+        "Delimit/Bind Scope or argument scopes (they can make %nat read numbers as Z)",
     ),
     (
         rf"{_START}(?:Identity\s+)?Coercion{_END}|{_START}SubClass{_END}",
