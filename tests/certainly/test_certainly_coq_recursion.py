@@ -177,6 +177,11 @@ REFUSED = {
         "Top.n = fun S : forall _ : nat, nat => S (S (S O)) : nat",
         "numerals ambiguous",
     ),
+    # only "Arguments" paragraphs are dropped: anything else after a blank line is checked
+    "trailer": (
+        "Top.d = O\n     : nat\n\nArguments Top.d\n\nSomething (fix f (n : nat) : nat := f n)",
+        "decreasing argument n",
+    ),
     "elided": ("Top.e = @eq_refl nat (S (S (...)))\n     : nat", "could not analyse its term"),
     "sealed": ("*** [ Top.M.bad : @eq nat (S O) (S (S O)) ]", "body is hidden"),
     "unknown": ("Top.u : nat", "could not read how Coq prints it"),

@@ -102,8 +102,11 @@ def read_printed(name: str, printed: str, axiom: bool = False) -> Reading:
     header = _CONSTANT.match(text)
     if header is None:
         return Reading((f"in {shown}: could not read how Coq prints it",), references)
-    # The term ends at the first blank line; "Arguments ..." and the like follow it.
-    term_text = text[header.end() :].split("\n\n", 1)[0]
+    # "Arguments ..." paragraphs follow the term; anything else left over fails the parse.
+    paragraphs = text[header.end() :].split("\n\n")
+    while len(paragraphs) > 1 and paragraphs[-1].startswith("Arguments "):
+        paragraphs.pop()
+    term_text = "\n\n".join(paragraphs)
     try:
         term, rest = parse_term(term_text)
         terms = [term]
