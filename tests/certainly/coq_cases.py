@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from coq_exploits import EXPLOITS
+
 CODE: dict[str, str] = {
     "true": "Theorem t : 1 + 1 = 2. Proof. reflexivity. Qed.",
     "admitted": "Theorem t : 1 = 2. Proof. Admitted.",
@@ -113,6 +115,120 @@ TRUE: dict[str, dict[str, Any]] = {
         "Module M : T. Definition one := 1. End M.\n"
         "Theorem t : M.one = M.one. Proof. reflexivity. Qed."
     ),
+    # structural recursion the item defines passes scillm's own recursion check
+    "double": code(
+        "Fixpoint double (n : nat) : nat := match n with 0 => 0 | S m => S (S (double m)) end.\n"
+        "Theorem double_plus : forall n, double n = n + n.\n"
+        "Proof. induction n as [|m IH]; simpl; [reflexivity|]. "
+        "rewrite IH, <- plus_n_Sm. reflexivity. Qed."
+    ),
+    "app_rev": code(
+        "Require Import List. Import ListNotations.\n"
+        "Fixpoint my_app {A} (l m : list A) : list A :=\n"
+        "  match l with [] => m | x :: xs => x :: my_app xs m end.\n"
+        "Fixpoint my_rev {A} (l : list A) : list A :=\n"
+        "  match l with [] => [] | x :: xs => my_app (my_rev xs) [x] end.\n"
+        "Lemma my_app_nil {A} (l : list A) : my_app l [] = l.\n"
+        "Proof. induction l; simpl; congruence. Qed.\n"
+        "Lemma my_app_assoc {A} (l m k : list A) :\n"
+        "  my_app (my_app l m) k = my_app l (my_app m k).\n"
+        "Proof. induction l; simpl; congruence. Qed.\n"
+        "Theorem my_rev_app {A} (l m : list A) :\n"
+        "  my_rev (my_app l m) = my_app (my_rev m) (my_rev l).\n"
+        "Proof.\n"
+        "  induction l; simpl. - now rewrite my_app_nil. - rewrite IHl. now rewrite my_app_assoc.\n"
+        "Qed."
+    ),
+    "nested_match": code(
+        "Fixpoint eqb (n m : nat) : bool :=\n"
+        "  match n, m with 0, 0 => true | S a, S b => eqb a b | _, _ => false end.\n"
+        "Theorem eqb_same : forall n, eqb n n = true. Proof. induction n; simpl; auto. Qed."
+    ),
+    "mutual": code(
+        "Fixpoint even (n : nat) : bool := match n with 0 => true | S k => odd k end\n"
+        "with odd (n : nat) : bool := match n with 0 => false | S k => even k end.\n"
+        "Theorem even_4 : even 4 = true. Proof. reflexivity. Qed."
+    ),
+    "tree": code(
+        "Require Import Lia.\n"
+        "Inductive tree := leaf | node (l : tree) (x : nat) (r : tree).\n"
+        "Fixpoint size (t : tree) : nat :=\n"
+        "  match t with leaf => 0 | node l _ r => size l + 1 + size r end.\n"
+        "Fixpoint mirror (t : tree) : tree :=\n"
+        "  match t with leaf => leaf | node l x r => node (mirror r) x (mirror l) end.\n"
+        "Theorem size_mirror : forall t, size (mirror t) = size t.\n"
+        "Proof. induction t; simpl; lia. Qed."
+    ),
+    "function": code(
+        "Require Import Recdef.\n"
+        "Function half (n : nat) {struct n} : nat :=\n"
+        "  match n with S (S k) => S (half k) | _ => 0 end.\n"
+        "Theorem half_4 : half 4 = 2. Proof. reflexivity. Qed."
+    ),
+    "program_measure": code(
+        "Require Import Program Arith.\n"
+        "Program Fixpoint log2 (n : nat) {measure n} : nat :=\n"
+        "  match n with 0 | 1 => 0 | _ => S (log2 (Nat.div2 n)) end.\n"
+        "Next Obligation.\n"
+        "  apply Nat.lt_div2.\n"
+        "  destruct n as [|[|n]]; [contradiction|contradiction|auto with arith].\n"
+        "Qed.\n"
+        "Theorem log2_total : forall n, log2 n >= 0. Proof. intros; auto with arith. Qed."
+    ),
+    "rose_tree": code(
+        "Require Import List.\n"
+        "Inductive rose := Node : nat -> list rose -> rose.\n"
+        "Fixpoint size (t : rose) : nat :=\n"
+        "  match t with\n"
+        "  | Node _ l => S ((fix size_list (l : list rose) : nat :=\n"
+        "                    match l with nil => 0 | x :: xs => size x + size_list xs end) l)\n"
+        "  end.\n"
+        "Theorem size_two : size (Node 1 (Node 2 nil :: nil)) = 2. Proof. reflexivity. Qed."
+    ),
+    "prop_inductive": code(
+        "Inductive even : nat -> Prop := even0 : even 0 | even2 n : even n -> even (S (S n)).\n"
+        "Theorem even_double : forall n, even n -> exists k, n = k + k.\n"
+        "Proof.\n"
+        "  intros n H. induction H as [|n H [k ->]]. - now exists 0.\n"
+        "  - exists (S k). simpl. rewrite <- plus_n_Sm. reflexivity.\n"
+        "Qed."
+    ),
+    "functor_inductive": code(
+        "Module Type T. End T.\nModule F (X : T). Inductive u := c. End F.\n"
+        "Theorem t : 1 = 1. Proof. reflexivity. Qed."
+    ),
+    "function_measure": code(
+        "Require Import Recdef Lia.\n"
+        "Function div2 (n : nat) {measure (fun x => x) n} : nat :=\n"
+        "  match n with S (S k) => S (div2 k) | _ => 0 end.\n"
+        "Proof. intros; lia. Defined.\n"
+        "Theorem div2_4 : div2 4 = 2.\n"
+        "Proof. rewrite !div2_equation. reflexivity. Qed."
+    ),
+    "decide_equality": code(
+        "Inductive color := R | G | B.\n"
+        "Definition color_dec (a b : color) : {a = b} + {a <> b}.\n"
+        "Proof. decide equality. Defined.\n"
+        "Theorem same : forall a : color, a = a.\n"
+        "Proof. intros a. destruct (color_dec a a); auto. Qed."
+    ),
+    # false negatives that used to be refused
+    "one_field_class": code(
+        "Class Default (A : Type) := default : A.\n"
+        "#[export] Instance default_nat : Default nat := 0.\n"
+        "Theorem default_is_zero : default = 0. Proof. reflexivity. Qed."
+    ),
+    "native_compute": stated("Nat.pow 2 10 = 1024", "Proof. native_compute. reflexivity. Qed."),
+    "vm_compute": code("Theorem t : Nat.pow 2 10 = 1024. Proof. vm_compute. reflexivity. Qed."),
+    "load_in_string": code(
+        "Require Import String. Open Scope string_scope.\n"
+        'Definition command := "Load x. Redirect ""y"" Check nat.".\n'
+        "Theorem t : String.length command = 31. Proof. reflexivity. Qed."
+    ),
+    "load_in_comment": code(
+        '(* We never Load "x" or Cd "/" here; (* nested "*)" *) *)\n'
+        "Theorem t : 1 + 1 = 2. Proof. reflexivity. Qed."
+    ),
 }
 
 FALSE: dict[str, dict[str, Any]] = {
@@ -190,6 +306,32 @@ FALSE: dict[str, dict[str, Any]] = {
     ),
     # commands that reach outside the proof
     "load": code('Load "/etc/hostname".\nTheorem f : 1 = 1. Proof. reflexivity. Qed.'),
+    # notations and coercions that change what a statement says (coqc proves each one)
+    "notation_false_word": code(
+        "Notation \"'False'\" := True.\nTheorem f : False. Proof. exact I. Qed."
+    ),
+    "notation_numeral": code('Notation "2" := 1.\nTheorem f : 1 = 2. Proof. reflexivity. Qed.'),
+    "number_notation_zero": code(
+        "Definition zero_of (u : Number.uint) : option nat := Some 0.\n"
+        "Definition no_print (n : nat) : option Number.uint := None.\n"
+        "Number Notation nat zero_of no_print : nat_scope.\n"
+        "Theorem f : 1 = 2. Proof. reflexivity. Qed."
+    ),
+    "notation_forall": code(
+        "Notation \"'forall' x , P\" := (exists x, P)\n"
+        "  (at level 200, x binder, right associativity).\n"
+        "Theorem f : forall n : nat, n = 5. Proof. exists 5. reflexivity. Qed."
+    ),
+    "delimit_scope": code(
+        "Require Import ZArith.\nDelimit Scope Z_scope with nat.\n"
+        "Theorem f : (0 - 1 < 0)%nat. Proof. reflexivity. Qed."
+    ),
+    "coercion_sort": code(
+        "Definition holds (b : bool) : Prop := True.\nCoercion holds : bool >-> Sortclass.\n"
+        "Theorem f : false. Proof. exact I. Qed."
+    ),
+    # kernel bugs: the guard checker accepts these non-terminating fixpoints (coq_exploits)
+    **EXPLOITS,
 }
 
 

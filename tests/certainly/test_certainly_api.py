@@ -11,6 +11,7 @@ import pytest
 
 import scillm.certainly as certainly
 from scillm.certainly import Verdict, aavailable_backends, acheck, available_backends, check
+from scillm.certainly.known_bugs import bugs_for
 
 pytestmark = pytest.mark.requires("coqc", apt="coq")
 
@@ -152,12 +153,14 @@ def test_available_backends_reports_coq_and_a_missing_lean() -> None:
     coq, lean = found["coq"], found["lean4"]
     assert coq["available"] is True and coq["version"] and coq["detail"] is None
     assert coq["isolation"] in ("bwrap+rlimits", "rlimits-only")
+    assert coq["known_bugs"] == [bug.id for bug in bugs_for("coq", str(coq["version"]))]
     assert lean == {
         "available": False,
         "version": None,
         "path": None,
         "detail": lean["detail"],
         "isolation": None,
+        "known_bugs": [],
     }
     assert "elan" in str(lean["detail"]) and "SCILLM_LEAN" in str(lean["detail"])
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from coq_exploits import EXPLOITS
 from fastapi.testclient import TestClient
 
 from scillm.certainly import available_backends
@@ -203,3 +204,19 @@ def test_settings_refuse_nonsense() -> None:
         BridgeSettings(backend="isabelle")
     with pytest.raises(ValueError, match="unknown bridge setting"):
         BridgeSettings.from_env(port=1)
+
+
+def test_the_guard_checker_exploits_are_failed_and_name_the_prover_bugs(
+    bridge: TestClient,
+) -> None:
+    items = [{"id": name, **EXPLOITS[name]} for name in ("guard_20455", "guard_20413")]
+    resp = bridge.post("/bridge/complete", json={"messages": [], "items": items})
+    assert resp.status_code == 200
+    data = resp.json()
+    assert data["summary"]["proved"] == 0
+    for result in data["results"]:
+        assert result["status"] == "failed"
+        assert any("unsafe_recursion" in m["text"] for m in result["messages"])
+        assert result["prover"] == "Coq" and result["version"] == result["backend_version"]
+        if result["version"].startswith("8.16"):
+            assert {"rocq#20413", "rocq#20455"} <= {bug["id"] for bug in result["known_bugs"]}

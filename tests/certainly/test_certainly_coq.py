@@ -204,3 +204,11 @@ def test_the_coqc_path_can_come_from_the_environment(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("SCILLM_COQC", "/nonexistent/coqc")
     [v] = check([{"id": "t", "backend": "coq", "code": CODE["true"]}])
     assert v.status == "unavailable"
+
+
+def test_unsafe_recursion_names_the_definition_and_its_line(verdicts: dict[str, Verdict]) -> None:
+    v = verdicts["false/guard_20413"]
+    [problem] = [m for m in v.messages if m.text.startswith("unsafe_recursion:")]
+    assert problem.line == 1 and "in F:" in problem.text and "argument k" in problem.text
+    sealed = verdicts["false/guard_20413_sealed"].messages
+    assert any(m.text.startswith("unsafe_recursion: in M.bad:") and m.line == 3 for m in sealed)

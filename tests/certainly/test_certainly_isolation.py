@@ -44,7 +44,49 @@ def test_coq_commands_that_reach_outside_are_refused(source: str) -> None:
 @pytest.mark.parametrize(
     "source",
     [
+        "Unset Guard Checking.",
+        "Local Unset Positivity Checking.",
+        "#[local] Unset Universe Checking.",
+        "#[bypass_check(guard)] Fixpoint f (n : nat) : nat := f n.",
+        "Number Notation nat of_uint to_uint : nat_scope.",
+        'String Notation nat of_string to_string : nat_scope.',
+        "Coercion b2p : bool >-> Sortclass.",
+        "Identity Coercion id_n : n >-> nat.",
+        "Record R := { carrier :> Type }.",
+        "Class A := { a : nat }. Record R := { r :> nat }.",
+        "Set Definitional UIP.",
+        "Delimit Scope Z_scope with nat.",
+        "Bind Scope Z_scope with nat.",
+        "Arguments eq {A} (x y)%Z_scope.",
+        "Arguments Nat.add n m%Z.",
+        "Polymorphic Cumulative Inductive box (A : Type) := Box (a : A).",
+        "Register Inline f.",
+        "Primitive add := #int63_add.",
+        "Primitive add : int -> int -> int := #int63_add.",
+        '(* "*)" is inside the comment *) Load x.',
+    ],
+)
+def test_coq_commands_that_switch_off_checks_or_hide_meaning_are_refused(source: str) -> None:
+    [found] = screen_coq(f"{TRUE}\n{source}")
+    assert found.severity == "error" and found.line == 2, found
+
+
+@pytest.mark.parametrize("source", ['Definition s := "unclosed.', "(* (* once *) Load x."])
+def test_an_unclosed_comment_or_string_is_refused(source: str) -> None:
+    [found] = screen_coq(source)
+    assert "never closed" in found.text
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
         TRUE,
+        'Definition s := "Load ""x"" and Redirect".',
+        '(* Load "x", Cd "/", Unset Guard Checking, Coercion *) Check 1.',
+        "Class A := { a : nat }.\n#[local] Class B := {\n  ba :> A; b : nat }.",
+        "Set Primitive Projections. Unset Polymorphic Inductive Cumulativity.",
+        "Declare Scope my_scope. Arguments Nat.add : simpl never. Arguments id {A} a.",
+        'Arguments Nat.add n m. Definition pct := "50%".',
         "Recursive Extraction nat.",
         "Print Universes.",
         "Definition Loader := 1. Lemma Cd_ok : True. Proof. exact I. Qed.",
@@ -69,6 +111,9 @@ def test_ordinary_coq_passes_the_screen(source: str) -> None:
         "@[implemented_by evil] def f : Nat := 0",
         "theorem t : 10 < 20 := by native_decide",
         "def x : Nat := unsafeBaseIO (pure 1)",
+        "set_option debug.skipKernelTC true in theorem t : False := sorry",
+        "unsafe def cast' (a : Nat) : Bool := unsafeCast a",
+        "@[implemented_by cast'] opaque c : Nat → Bool",
     ],
 )
 def test_lean_code_that_runs_programs_is_refused(source: str) -> None:
@@ -79,6 +124,7 @@ def test_lean_code_that_runs_programs_is_refused(source: str) -> None:
 def test_ordinary_lean_passes_the_screen() -> None:
     source = (
         "@[simp] theorem elab_free (n : Nat) : n + 0 = n := by simp\ntheorem t : True := trivial"
+        "\npartial def spin (n : Nat) : Nat := spin (n + 1)"
     )
     assert screen_lean(source) == []
 

@@ -277,3 +277,17 @@ def test_live_lean_proves_the_true_and_refuses_sorry() -> None:
     assert good.status == "proved" and good.backend_version
     assert sorry.status == "failed" and sorry.uses_sorry
     assert axiom.status == "failed" and axiom.axioms == ("bad",)
+
+
+def test_a_partial_def_is_an_opaque_constant_and_may_be_used() -> None:
+    # Lean's kernel sees "partial def" as an opaque constant: no proof can unfold it.
+    built = source("partial def spin (n : Nat) : Nat := spin (n + 1)\ntheorem t : True := trivial")
+    v = verdict(built, message(3, "'t' does not depend on any axioms"))
+    assert v.status == "proved"
+
+
+def test_compiled_evaluation_in_a_proof_is_never_proved() -> None:
+    # decide +native / native_decide proofs rest on Lean.ofReduceBool (trusting compiled code).
+    built = source("theorem t : 2 ^ 10 = 1024 := by decide +native")
+    v = verdict(built, message(2, "'t' depends on axioms: [Lean.ofReduceBool]"))
+    assert v.status == "failed" and "Lean.ofReduceBool" in v.messages[-1].text

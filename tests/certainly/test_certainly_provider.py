@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from coq_exploits import EXPLOITS
 
 import scillm
 from scillm.certainly import available_backends
@@ -151,3 +152,16 @@ async def test_api_base_wins_and_bridge_errors_keep_their_status(live_bridge: st
     with pytest.raises(scillm.ServerError, match="lean4") as unavailable:
         await scillm.acompletion("lean4", USER, items=ITEMS, api_base=live_bridge)
     assert unavailable.value.status_code == 503
+
+
+@pytest.mark.parametrize("where", ["in-process", "loopback bridge"])
+async def test_the_guard_checker_exploits_are_failed(where: str, live_bridge: str) -> None:
+    names = ("guard_20455_in_proof", "guard_20413_let_fix")
+    items = [{"id": name, "backend": "coq", **EXPLOITS[name]} for name in names]
+    base = live_bridge if where == "loopback bridge" else None
+    resp = await scillm.acompletion("certainly/coq", USER, items=items, api_base=base)
+    assert summary(resp)["proved"] == 0 and summary(resp)["failed"] == 2
+    for result in resp["certainly"]["results"]:
+        assert result["statement_matches"] is True and result["status"] == "failed"
+        assert any("unsafe_recursion" in m["text"] for m in result["messages"])
+        assert result["prover"] == "Coq" and result["known_bugs"] is not None

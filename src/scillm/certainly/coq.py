@@ -6,8 +6,13 @@ no axiom outside the allow-list and no switched-off kernel check; a ``statement`
 must also be syntactically the given statement; a ``code`` item may not redefine a name or
 notation the standard library already has. ``coq_audit`` explains how each is established.
 
+Coq 8.16's own guard checker is not trusted: after an audit that says proved, every
+declaration the checked theorems reach is printed as a kernel term and its recursion checked
+by scillm's structural rule (:mod:`scillm.certainly.coq_recursion`); the audit run prints the
+checked declarations, and each further round prints the item's names those terms mention.
+
 Every coqc run is sandboxed (:mod:`scillm.certainly.isolation`), after the source passed the
-command screen (:mod:`scillm.certainly.screen`).
+command screen (:mod:`scillm.certainly.screen`), and without the native compiler.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,11 +32,17 @@ from scillm.certainly.coq_output import (
     required_libraries,
 )
 from scillm.certainly.coq_recursion import PRINT_SETUP, read_printed
-from scillm.certainly.coq_source import CoqSource, assemble
+from scillm.certainly.coq_source import CoqSource, assemble, unseal
 from scillm.certainly.isolation import WorkDir, read_private, work_dir
 from scillm.certainly.items import ProofItem
 from scillm.certainly.known_bugs import bugs_for
-from scillm.certainly.process import Ran, Toolchain, find_toolchain, install_prefix
+from scillm.certainly.process import (
+    OUTPUT_LIMIT,
+    Ran,
+    Toolchain,
+    find_toolchain,
+    install_prefix,
+)
 from scillm.certainly.screen import screen_coq
 from scillm.certainly.verdict import Message, Verdict, error_verdict
 
@@ -84,6 +96,7 @@ class CoqChecker:
         elif screened := screen_coq(source.text):
             verdict = Verdict(item.id, "coq", "failed", tuple(screened))
         else:
+            source = unseal(source)
             files = {f"{SOURCE_DIR}/{SOURCE_FILE}": source.text}
             async with work_dir(self._toolchain, files, MEMORY_MB) as box:
                 verdict = await self._check_in(box, item, source, timeout_s)
@@ -127,7 +140,8 @@ class CoqChecker:
         if verdict.status != "proved":
             return verdict
         lines = {e.qualified: audit.line_of(e) for e in audit.entries if e.qualified not in absent}
-        unsafe = await _unsafe_recursion(box, audit.printed(box.path), lines, deadline)
+        printed = audit.printed(box.path, ran)
+        unsafe = await _unsafe_recursion(box, printed, lines, audit.is_declared_axiom, deadline)
         if isinstance(unsafe, Ran):
             return _unfinished(item, unsafe, timeout_s)
         if unsafe:
@@ -136,7 +150,11 @@ class CoqChecker:
 
 
 async def _unsafe_recursion(
-    box: WorkDir, printed: dict[str, str | None], lines: dict[str, int], deadline: float
+    box: WorkDir,
+    printed: dict[str, str | None],
+    lines: dict[str, int],
+    is_axiom: Callable[[str], bool],
+    deadline: float,
 ) -> list[Message] | Ran:
     """Check the recursion of the declarations ``printed`` shows and of every name they reach.
 
@@ -148,11 +166,15 @@ async def _unsafe_recursion(
     problems: list[tuple[str, str]] = []  # (the name printed, the problem)
     for _round in range(RECURSION_ROUNDS):
         found: list[str] = []
-        for name, text in printed.items():
-            if text is None:
-                problems.append((name, f"could not print {name} to check its recursion"))
+        for name, shown in printed.items():
+            short = name.removeprefix(f"{LIBRARY}.")
+            if shown is None:
+                problems.append((name, f"in {short}: could not print it to check its recursion"))
                 continue
-            reading = read_printed(name, text)
+            if len(shown.encode()) >= OUTPUT_LIMIT:  # cut off: the rest might hide a fixpoint
+                problems.append((name, f"in {short}: too large to check its recursion"))
+                continue
+            reading = read_printed(name, shown, is_axiom(name))
             problems += [(name, problem) for problem in reading.problems]
             found += sorted(reading.references - seen)
         todo = list(dict.fromkeys(found))
@@ -173,10 +195,11 @@ async def _unsafe_recursion(
         }
     else:
         name = next(iter(printed))
-        problems.append((name, f"declarations nest too deep to check (at {name})"))
+        short = name.removeprefix(f"{LIBRARY}.")
+        problems.append((name, f"in {short}: declarations nest too deep to check"))
     return [
-        Message("error", lines.get(name), f"unsafe_recursion: {text}")
-        for name, text in dict.fromkeys(problems)
+        Message("error", lines.get(name), f"unsafe_recursion: {problem}")
+        for name, problem in dict.fromkeys(problems)
     ]
 
 

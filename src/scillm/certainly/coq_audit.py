@@ -7,7 +7,8 @@ says which check failed; each check's output goes to its own ``Redirect`` file:
 - line 1 loads the library;
 - each theorem and definition coqc recorded gets ``Check`` (the statement, printed with standard
   notations), ``Print Assumptions`` and ``Print`` under ``Set Printing All`` (its kernel term,
-  for the recursion check);
+  for the recursion check), and the item's inductive types and their schemes are printed on
+  the last lines;
 - for a ``statement`` item, a last line demands that the theorem's type is syntactically the
   type of the reference lemma elaborated from the given statement (``constr_eq``);
 - for a ``code`` item, the libraries it required are imported (only now, so that axioms above
@@ -24,6 +25,7 @@ would then show two statements for one checked theorem.
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -53,6 +55,8 @@ AUDITED_KINDS = frozenset({"prf", "def", "inst", "coe", "subclass", "canonstruc"
 # Axiom, Parameter, Conjecture and Hypothesis/Variable outside a section.
 DECLARED_AXIOM_KINDS = frozenset({"ax", "prfax", "defax"})
 SHADOW_KINDS = frozenset({"not", "abbrev"})
+# Inductive types, constructors, records and fields: printed last, for the recursion check.
+INDUCTIVE_KINDS = frozenset({"ind", "coind", "rec", "constr", "proj", "class", "meth"})
 # Everything else in .glob declares a name (constant, inductive, constructor, module, ...).
 NAMELESS_KINDS = frozenset({"binder", "var", "sec"}) | SHADOW_KINDS
 
@@ -61,7 +65,7 @@ NAMELESS_KINDS = frozenset({"binder", "var", "sec"}) | SHADOW_KINDS
 class _Check:
     """One audit line and what it checks."""
 
-    what: Literal["load", "shadow", "name", "declaration", "statement"]
+    what: Literal["load", "shadow", "name", "declaration", "statement", "print"]
     entry: GlobEntry | None = None
 
 
@@ -87,6 +91,15 @@ class Audit:
                 seen.setdefault(entry.qualified, entry)
         self.entries = list(seen.values())
         self._axioms = {e.qualified for e in glob if e.kind in DECLARED_AXIOM_KINDS}
+        inductive = {e.qualified: e for e in glob if e.kind in INDUCTIVE_KINDS}
+        # Then the schemes "induction" uses: _ind and _sind exist for every inductive type,
+        # _rect and _rec not for one in Prop (coqc stops at the first missing, so they are last).
+        types = [e for e in inductive.values() if e.kind == "ind"]
+        for suffixes in (("_ind", "_sind"), ("_rect", "_rec")):
+            for e, suffix in itertools.product(types, suffixes):
+                scheme = GlobEntry("scheme", e.offset, e.qualified + suffix, e.short + suffix)
+                inductive.setdefault(scheme.qualified, scheme)
+        self._inductive = [e for name, e in inductive.items() if name not in seen]
         # A statement item's meaning is pinned by the reference lemma, so only code is screened.
         code = source.goal is None
         self._shadows = [e for e in glob if e.kind in SHADOW_KINDS] if code else []
@@ -135,6 +148,12 @@ class Audit:
         for entry in self._names:
             located = f'Redirect "{self._out("n", len(lines))}" Locate {entry.short}.'
             lines.append((located, _Check("name", entry)))
+        # Last, as coqc stops at the first that fails (one inside a functor); the recursion
+        # check prints any it then needs again.
+        for entry in self._inductive:
+            printed = f'Redirect "{self._out("p", len(lines))}" Print {entry.qualified}.'
+            command = f"{PRINT_SETUP} Set Printing All. {printed} Unset Printing All."
+            lines.append((command, _Check("print", entry)))
         self._checks = [check for _, check in lines]
         return "\n".join(command for command, _ in lines) + "\n"
 
@@ -195,14 +214,19 @@ class Audit:
             statement_matches=None if self.goal is None else findings.statement_ok,
         )
 
-    def printed(self, work: Path) -> dict[str, str | None]:
-        """Each checked declaration's ``Print`` under ``Set Printing All`` (for the recursion
-        check, :mod:`scillm.certainly.coq_recursion`); None where it is missing."""
-        return {
-            check.entry.qualified: self.output(work, "p", index)
-            for index, check in enumerate(self._checks)
-            if check.what == "declaration" and check.entry is not None
-        }
+    def printed(self, work: Path, ran: Ran) -> dict[str, str | None]:
+        """``Print`` under ``Set Printing All`` of each checked declaration (None where it is
+        missing) and of the item's inductive types that printed before the audit ``ran``
+        stopped (for the recursion check, :mod:`scillm.certainly.coq_recursion`)."""
+        stopped = _stop(ran)
+        found: dict[str, str | None] = {}
+        for index, check in enumerate(self._checks):
+            if check.entry is None or check.what not in ("declaration", "print"):
+                continue
+            # A Print that failed may still have left a file: only finished lines count.
+            if check.what == "declaration" or stopped is None or index + 1 < stopped[0]:
+                found[check.entry.qualified] = self.output(work, "p", index)
+        return found
 
     def line_of(self, entry: GlobEntry) -> int:
         """The 1-based source line of a declaration (.glob offsets count UTF-8 bytes)."""

@@ -10,17 +10,24 @@ The reference lemma is elaborated from the same text in the same context, before
 proof's text, and kept on the theorem's line so line numbers match what the caller wrote. The
 audit later demands that the theorem's type is syntactically the reference's: a proof that
 ``Abort``s and re-declares the theorem with a weaker statement is caught there.
+
+:func:`unseal` turns opaque module ascription (``Module M : T``) into the transparent one
+(``Module M <: T``, still checked against ``T``): a sealed definition prints as a bare
+``*** [ M.x : A ]``, and the recursion check (:mod:`scillm.certainly.coq_recursion`) must see
+every body a checked theorem rests on. Statements mean the same; a proof may now unfold
+``M.x``.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from scillm.certainly.coq_output import strip_comments
 from scillm.certainly.items import ProofItem
+from scillm.certainly.screen import blank_coq_literals
 
-__all__ = ["GOAL_NAME", "REFERENCE_NAME", "CoqSource", "assemble"]
+__all__ = ["GOAL_NAME", "REFERENCE_NAME", "CoqSource", "assemble", "unseal"]
 
 GOAL_NAME = "scillm_goal"
 REFERENCE_NAME = "scillm_statement_ref"
@@ -85,6 +92,26 @@ def assemble(item: ProofItem) -> CoqSource | str:
         )
     lines += [f"{reference}{keyword} {name}{rest}.", proof, ""]
     return CoqSource("\n".join(lines), goal=name, reference=reference)
+
+
+# "Module [Import|Export] M (X : A) … :", not "Module Type" nor a functor's own binders.
+_SEALED = re.compile(
+    r"(?<![\w'.])(?P<declare>Declare\s+)?Module\s+(?!Type(?![\w']))(?:(?:Import|Export)\s+)?"
+    r"[\w']+(?:\s*\([^()]*\))*\s*(?P<colon>:)(?![=>])"
+)
+
+
+def unseal(source: CoqSource) -> CoqSource:
+    """``source`` with every ``Module M : T`` made ``Module M <: T`` (comments, strings kept)."""
+    code = blank_coq_literals(source.text)
+    if code is None:
+        return source
+    # "Declare Module M : T" declares a module parameter: no body to unseal.
+    colons = [m.start("colon") for m in _SEALED.finditer(code) if m.group("declare") is None]
+    text = source.text
+    for colon in reversed(colons):
+        text = f"{text[:colon]}<:{text[colon + 1 :]}"
+    return replace(source, text=text)
 
 
 def _import_line(entry: str) -> str:

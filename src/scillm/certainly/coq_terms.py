@@ -36,16 +36,16 @@ __all__ = [
 MAX_RECURSION = 60_000
 _TOKEN = re.compile(
     r"\s*(?:(?P<string>\"(?:[^\"]|\"\")*\")|(?P<word>[\w'][\w'.]*(?:%\w+)?)"
-    r"|(?P<punct>:=|=>|<<:|<:|@\{|[():{}|,@_]))",
+    r"|(?P<punct>:=|=>|<<:|<:|@\{|[():{}|,@]))",
     re.UNICODE,
 )
 _KEYWORDS = frozenset(
     {"fun", "forall", "let", "in", "fix", "cofix", "with", "for", "match", "as", "return", "end"}
 )
 # Tokens that end a term: the parser stops there and lets the enclosing construct read them.
-_STOPS = _KEYWORDS - {"fun", "forall", "let", "fix", "cofix", "match"} | {
-    ")", "}", "|", ",", ":=", "=>", ":", "<:", "<<:",
-}  # fmt: skip
+_STOPS = (_KEYWORDS - {"fun", "forall", "let", "fix", "cofix", "match"}) | frozenset(
+    (")", "}", "|", ",", ":=", "=>", ":", "<:", "<<:")
+)
 
 
 class TermError(ValueError):
@@ -183,7 +183,6 @@ class _Parser:
             self._tokens.append((token, found.end()))
             pos = found.end()
         self._tokens = _numerals(self._tokens)
-        self._text_end = len(text)
         self._i = 0
 
     def offset(self) -> int:
@@ -210,6 +209,8 @@ class _Parser:
         if token in ("fun", "forall"):
             self.take()
             binders = self.binders("=>" if token == "fun" else ",")
+            if not binders:
+                raise TermError(f"{token} without a binder")
             self.take("=>" if token == "fun" else ",")
             return Lam(binders, self.term(), token == "forall")
         if token == "let":

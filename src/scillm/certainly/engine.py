@@ -16,6 +16,7 @@ from scillm import _sync
 from scillm.certainly.coq import CoqChecker, find_coqc
 from scillm.certainly.isolation import isolation
 from scillm.certainly.items import BACKENDS, ProofItem, parse_item
+from scillm.certainly.known_bugs import bugs_for
 from scillm.certainly.lean import LeanChecker, find_lean
 from scillm.certainly.process import Toolchain
 from scillm.certainly.verdict import Message, Verdict
@@ -115,11 +116,12 @@ async def acheck(
 def available_backends(
     *, coqc_path: str | None = None, lean_path: str | None = None
 ) -> dict[str, dict[str, object]]:
-    """Per backend: ``{available, version, path, detail, isolation}``.
+    """Per backend: ``{available, version, path, detail, isolation, known_bugs}``.
 
     ``detail`` says why a backend is unavailable; ``isolation`` what protects the host from its
     prover: ``bwrap+rlimits``, or ``rlimits-only`` where bubblewrap cannot isolate (then only
-    the command screen stands between a checked file and the host).
+    the command screen stands between a checked file and the host); ``known_bugs`` the ids of
+    the critical soundness bugs listed for that version (:mod:`scillm.certainly.known_bugs`).
     """
     return _sync.run(aavailable_backends(coqc_path=coqc_path, lean_path=lean_path))
 
@@ -131,7 +133,11 @@ async def aavailable_backends(
     found = await _toolchains(set(BACKENDS), {"coq": coqc_path, "lean4": lean_path})
     isolated = await isolation() if any(t.available for t in found.values()) else None
     return {
-        name: {**found[name].to_dict(), "isolation": isolated if found[name].available else None}
+        name: {
+            **found[name].to_dict(),
+            "isolation": isolated if found[name].available else None,
+            "known_bugs": [bug.id for bug in bugs_for(name, found[name].version)],
+        }
         for name in BACKENDS
     }
 

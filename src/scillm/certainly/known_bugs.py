@@ -23,12 +23,12 @@ __all__ = ["CRITICAL_BUGS", "KnownBug", "bugs_for"]
 _ROCQ = "https://github.com/rocq-prover/rocq/issues/"
 _CRITICAL = "https://github.com/rocq-prover/rocq/blob/master/dev/doc/critical-bugs.md"
 _LEAN = "https://github.com/leanprover/lean4/pull/"
-_LEAN_NOTES = "Lean 4.34.0 release notes, Kernel Soundness and Hardening"
+_LEAN_NOTES = "Lean 4.34.0 release notes, section Kernel Soundness and Hardening"
 
 
 @dataclass(frozen=True)
 class KnownBug:
-    """One critical bug: where it is, which releases have it, and where it is described."""
+    """One critical bug: where it is, which releases have it, its issue and the list it is in."""
 
     prover: str
     id: str
@@ -37,6 +37,7 @@ class KnownBug:
     affected_from: str
     fixed_in: str | None
     source: str
+    listed_in: str
 
     def affects(self, version: str) -> bool:
         """Whether ``version`` (``8.16.1``, ``4.21.0-rc2``) has this bug."""
@@ -53,21 +54,20 @@ class KnownBug:
             "affected_from": self.affected_from,
             "fixed_in": self.fixed_in,
             "source": self.source,
+            "listed_in": self.listed_in,
         }
 
 
-def _coq(
-    issue: int, title: str, component: str, since: str, fixed: str | None, source: str = ""
-) -> KnownBug:
-    url = source or f"{_ROCQ}{issue} ({_CRITICAL})"
-    return KnownBug("coq", f"rocq#{issue}", title, component, since, fixed, url)
+def _coq(issue: int, title: str, component: str, since: str, fixed: str | None) -> KnownBug:
+    source = f"{_ROCQ}{issue}"
+    return KnownBug("coq", f"rocq#{issue}", title, component, since, fixed, source, _CRITICAL)
 
 
 def _lean(pull: int, title: str, component: str) -> KnownBug:
+    source = f"{_LEAN}{pull}"
     return KnownBug(
-        "lean4", f"lean4#{pull}", title, component, "4.0.0", "4.34.0",
-        f"{_LEAN}{pull} ({_LEAN_NOTES})",
-    )  # fmt: skip
+        "lean4", f"lean4#{pull}", title, component, "4.0.0", "4.34.0", source, _LEAN_NOTES
+    )
 
 
 CRITICAL_BUGS: tuple[KnownBug, ...] = (

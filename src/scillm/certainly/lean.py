@@ -9,6 +9,13 @@ the caller's allow-list; ``sorryAx`` is never allowed.
 Lean runs in the sandbox (:mod:`scillm.certainly.isolation`), seeing its toolchain (from
 ``lean --print-prefix``) and the ``LEAN_PATH`` trees read-only, after the source passed the
 command screen: ``#eval`` and every other way to run code while checking is refused.
+
+Recursion: Lean's kernel has no guard checker. The elaborator compiles structural and
+well-founded recursion into recursors and ``WellFounded.fix``, which the kernel checks like any
+term; ``partial def`` is an opaque constant; ``unsafe``, ``implemented_by``, ``@[extern]`` and
+``native_decide`` (whose proofs rest on ``Lean.ofReduceBool``, never allowed) are refused. So
+there is no untrusted recursion to re-check, and a Lean verdict lists the critical kernel bugs of
+its version (:mod:`scillm.certainly.known_bugs`) like a Coq one.
 """
 
 from __future__ import annotations

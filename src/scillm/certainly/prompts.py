@@ -30,7 +30,10 @@ _COQ_DECLARATION = re.compile(
 _LEAN_DECLARATION = re.compile(r"\s*(theorem|lemma|example)\s")
 _PROVER = {"coq": "Coq", "lean4": "Lean 4"}
 _FORBIDDEN = {
-    "coq": "Admitted, admit, Abort, Axiom, Parameter, or any Redirect, Load or Extraction",
+    "coq": (
+        "Admitted, admit, Abort, Axiom, Parameter, cofix, Coercion, recursion that is not "
+        "structural, or any Redirect, Load or Extraction"
+    ),
     "lean4": "sorry, axiom, native_decide, #eval or any other command that runs code",
 }
 _STATEMENT_FORM = {

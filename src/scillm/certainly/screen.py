@@ -11,14 +11,19 @@ coqc would run it. A source whose comment or string never ends is refused. Refus
 files (``Extraction "f"``, ``Extraction Library``, ``Separate Extraction``, ``Extraction
 TestCompile``) and ``Print Universes "file"``; switched-off kernel checks (``Unset Guard/
 Positivity/Universe Checking``, ``bypass_check``, ``Typing Flags``: Print Assumptions misses some
-of them, rocq#12155 and #16646); and what can make a statement print as something it does not
-state: ``Number``/``Numeral``/``String Notation`` and coercions (``Coercion``, ``Identity
-Coercion``, ``SubClass``, ``:>`` fields).
+of them, rocq#12155 and #16646); the features other known kernel bugs need (``Definitional
+UIP``, ``Cumulative``, ``Register``, ``Primitive``); and what can make a statement print as
+something it does not state: ``Number``/``Numeral``/``String Notation``, ``Delimit``/``Bind
+Scope`` and scopes in ``Arguments`` (``Delimit Scope Z_scope with nat`` makes ``(0 - 1 < 0)%nat``
+a statement about Z), and coercions
+(``Coercion``, ``Identity Coercion``, ``SubClass``, ``:>`` fields outside a ``Class``).
 
 Lean 4 is read raw, comments and strings included (interpolated strings hold code): everything
 that runs code at elaboration time: ``#eval``, ``run_cmd``/``run_elab``/``run_meta``/``run_tac``,
 ``elab``/``elab_rules``, ``initialize``, elaborator and ``init`` attributes, ``implemented_by``/
-``extern``, ``native_decide`` and the ``unsafe*IO`` escapes; and ``debug.skipKernelTC``.
+``extern``, ``native_decide`` and the ``unsafe*IO`` escapes; ``unsafe`` declarations and
+``debug.skipKernelTC``. ``partial def`` passes: the kernel sees an opaque constant that no
+proof can unfold.
 """
 
 from __future__ import annotations
@@ -49,11 +54,22 @@ _COQ_FORBIDDEN: tuple[tuple[str, str], ...] = (
     (rf"{_START}bypass_check{_END}", "bypass_check (it switches off a kernel check)"),
     (rf"{_START}Typing\s+Flags{_END}", "Typing Flags (they switch off kernel checks)"),
     (
+        rf"{_START}(?:Set\s+Definitional\s+UIP|Cumulative{_END}"
+        rf"|Set\s+Polymorphic\s+Inductive\s+Cumulativity|Register{_END}|Primitive\s+[\w']+\s*:)",
+        "Definitional UIP, cumulative inductives, Register or Primitive (what the known kernel "
+        "bugs rocq#21696, #22376, #21736 and #18503 need)",
+    ),
+    (
         rf"{_START}(?:Number|Numeral|String)\s+Notation{_END}",
         "Number/String Notation (it can make a numeral or string mean anything)",
     ),
     (
-        rf"{_START}(?:Identity\s+)?Coercion{_END}|{_START}SubClass{_END}|:>",
+        rf"{_START}(?:(?:Un)?[Dd]elimit|Bind)\s+Scope{_END}"
+        rf"|{_START}Arguments{_END}(?:(?!\.\s)[\s\S])*?%",
+        "Delimit/Bind Scope or argument scopes (they can make %nat read numbers as Z)",
+    ),
+    (
+        rf"{_START}(?:Identity\s+)?Coercion{_END}|{_START}SubClass{_END}",
         "coercions (a hidden coercion can make a statement print as something it does not state)",
     ),
 )
@@ -70,8 +86,16 @@ _LEAN_FORBIDDEN: tuple[tuple[str, str], ...] = (
     (rf"{_START}native_decide{_END}", "native_decide (it compiles and runs code)"),
     (rf"{_START}unsafe(?:Base|E)?IO{_END}", "unsafeIO (it runs effects inside terms)"),
     (rf"{_START}debug\.skipKernelTC{_END}", "debug.skipKernelTC (it switches off the kernel)"),
+    (rf"{_START}unsafe{_END}", "unsafe declarations (the kernel does not check them)"),
 )
 _SCREENED = "scillm does not run {what}; remove it"
+# A sentence ends at a period followed by white space; "Nat.add" and ".." do not end one.
+_SENTENCE_END = re.compile(r"(?<!\.)\.(?!\.)(?=\s)")
+_CLASS = re.compile(
+    rf"\s*(?:#\[[^\]]*\]\s*)?(?:(?:Local|Global|Polymorphic|Monomorphic|Cumulative"
+    rf"|NonCumulative)\s+)*Class{_END}"
+)
+_FIELD_COERCION = "a coercion field ':>' (use ':' and a function; in a Class ':>' is fine)"
 
 
 def screen_coq(source: str) -> list[Message]:
@@ -79,7 +103,7 @@ def screen_coq(source: str) -> list[Message]:
     code = blank_coq_literals(source)
     if code is None:
         return [Message("error", None, "a comment or string in the source is never closed")]
-    return _screen(code, _COQ_FORBIDDEN)
+    return sorted(_screen(code, _COQ_FORBIDDEN) + _field_coercions(code), key=_line)
 
 
 def screen_lean(source: str) -> list[Message]:
@@ -93,7 +117,23 @@ def _screen(code: str, forbidden: tuple[tuple[str, str], ...]) -> list[Message]:
         for match in re.finditer(pattern, code):
             line = code.count("\n", 0, match.start()) + 1
             found.append(Message("error", line, _SCREENED.format(what=what)))
-    return sorted(found, key=lambda m: m.line or 0)
+    return sorted(found, key=_line)
+
+
+def _field_coercions(code: str) -> list[Message]:
+    """``:>`` fields outside a ``Class`` (in a Record it declares a coercion; in a Class, an
+    instance)."""
+    found: list[Message] = []
+    for field in re.finditer(":>", code):
+        starts = [end.end() for end in _SENTENCE_END.finditer(code, 0, field.start())]
+        if not _CLASS.match(code, starts[-1] if starts else 0):
+            line = code.count("\n", 0, field.start()) + 1
+            found.append(Message("error", line, _SCREENED.format(what=_FIELD_COERCION)))
+    return found
+
+
+def _line(message: Message) -> int:
+    return message.line or 0
 
 
 def blank_coq_literals(source: str) -> str | None:
