@@ -81,8 +81,11 @@ mode does not hide files or the network, and as root RLIMIT_NPROC does not bind.
 
 Known limits: the sandbox can see the host's CPU count and kernel version; for a non-root
 caller the program shares the waiter's uid and can kill it (reported as ``runtime_error``).
-Isolation protects the host, not the integrity of results computed inside the sandbox: a
-harness running in the same process as untrusted code can be lied to by it.
+Kernel memory that no rlimit counts is bounded only by the timeout: socket buffers (a program
+queued ~300 MiB through 40 Unix socket pairs with ``memory_mb=16``; up to ~4 MiB per socket,
+256 descriptors, 64 processes) — a memory cgroup per sandbox would close it. Isolation
+protects the host, not the integrity of results computed inside the sandbox: a harness running
+in the same process as untrusted code can be lied to by it (CodeWorld's never does).
 """
 
 from scillm.sandbox.languages import LANGUAGES, Language
