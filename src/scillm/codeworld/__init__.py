@@ -25,26 +25,33 @@ scores will find any way to raise them that is not being correct. A verdict may 
 what the program returns (or prints, for whole programs), never on anything it can touch.
 
 - Trusted: the host process, the kernel, bubblewrap with scillm's seccomp filter
-  (:mod:`scillm.sandbox`), and the in-sandbox harness (``_harness_python.py``,
-  ``_driver_stdio.py``; ``_harness_javascript.js`` only reads one call and writes one record).
+  (:mod:`scillm.sandbox`), and the in-sandbox supervisors (``_harness_python.py``,
+  ``_driver_stdio.py``, ``_supervise.py``). The runners (``_call_python.py``,
+  ``_harness_javascript.js``) share a process with the program: they carry its value, nothing
+  more.
 - Untrusted: the program's code and every process, file or byte it produces.
-- The harness never runs the program in its own process. Each call (and a load probe) is a
-  fresh child that drops to a uid of its own (a root caller: the harness keeps CAP_SETUID and
-  CAP_SETGID, nothing else), gets its own RLIMIT_CPU/AS/NPROC, and reports its value on a pipe
-  that only it holds. The wall clock, the exit status, CPU time and peak memory (``wait4``) are
-  the harness's measurements; a child cannot claim a timeout, a cost or another call's result.
-  After each call every process of that uid is killed. The program cannot signal, trace or read
-  the harness: another uid, and ``ptrace``/``pidfd_getfd``/``process_vm_*`` are refused.
-- Expected values never enter the sandbox; the spec (other calls' arguments) is read and
+- The supervisor never runs the program in its own process nor in a copy of it. Each call (and
+  a load probe) is a fresh runner process that gets only its own arguments, a uid of its own (a
+  root caller: the supervisor keeps CAP_SETUID and CAP_SETGID, nothing else) and its own
+  RLIMIT_CPU/AS/NPROC, and reports its value on a pipe that only it holds. The wall clock, the
+  exit status, CPU time and peak memory (``wait4``; orphans are reaped by the supervisor as
+  subreaper and counted) are the supervisor's measurements; a runner cannot claim a timeout, a
+  cost or another call's result. After each call every process of that uid is killed and its
+  files in the sandbox's ``/tmp`` deleted. The program cannot signal, trace or read the
+  supervisor: another uid, and ``ptrace``/``pidfd_getfd``/``process_vm_*`` are refused.
+- Expected values never enter the sandbox; the spec (every call's arguments) is read and
   deleted before any untrusted code runs, and the work dir is read-only for the program.
 - ``max_seconds`` bounds the whole request from the host: a sandbox still running then is
   killed, and its unfinished calls are ``timeout``.
-- Values cross the boundary losslessly (:mod:`scillm.codeworld.values`).
+- Values cross the boundary losslessly (:mod:`scillm.codeworld.values`); a value built to
+  stall the host (a hash-flooding set) is refused as malformed, an error of its own call.
 
 What a ``passed`` guarantees: the program, run alone under the test's limits, returned (or
 printed) a value equal to the expected one. Known limits: a test's time limit covers the
-program's module-level code and the call. For a non-root caller the sandbox has a single uid,
-so a call could signal the harness (the run then fails, it never passes). Repair prompts show
+program's module-level code and the call; CPU time includes ~1 ms that the start-up discount
+does not remove, so ``speed`` cannot tell apart programs closer than that. For a non-root
+caller the sandbox has a single uid: the supervisor is non-dumpable (no ``/proc/<pid>/fd``),
+but a call could signal it (the run then fails, it never passes). Repair prompts show
 failing tests' expected values to the LLM, so a searched program may special-case them: keep
 held-out tests for the final verdict. Python runs with the standard library only (``-I -S``).
 """
