@@ -11,8 +11,9 @@ harness from outside. Standard library only, plus ``scillm_values`` beside this 
 
 from __future__ import annotations
 
+import _json
 import io
-import json
+import math
 import os
 import sys
 
@@ -29,15 +30,42 @@ MESSAGE_CAP = 2000
 RECORD_FD = 3
 
 
+class _Scanning:
+    """What ``_json.make_scanner`` reads; the module ``json`` would cost every call ~12 ms
+    (it imports ``re``), most of a runner's start."""
+
+    strict = True
+    object_hook = object_pairs_hook = None
+    parse_float, parse_int = float, int
+    parse_constant = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}.__getitem__
+
+
+def loads(text: str) -> Any:
+    scan = _json.make_scanner(_Scanning())  # type: ignore[arg-type]  # any object with these
+    return scan(text, 0)[0]
+
+
+def dumps(data: Any) -> str:
+    """Strict JSON (no NaN); the codec has already turned the value into plain data."""
+    encode_chunks = _json.make_encoder(
+        None, _unencodable, _json.encode_basestring_ascii, None, ": ", ", ", False, False, False
+    )
+    return "".join(encode_chunks(data, 0))
+
+
+def _unencodable(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON data")
+
+
 def main() -> None:
-    call = json.loads(sys.stdin.read())
+    call = loads(sys.stdin.read())
     sys.stdin = io.StringIO()
     captured = io.StringIO()
     sys.stdout = captured
     record = run(call)
     sys.stdout = sys.__stdout__
     record["stdout"] = captured.getvalue()[: call["stdout_cap"]]
-    os.write(RECORD_FD, json.dumps(record).encode())
+    os.write(RECORD_FD, dumps(record).encode())
 
 
 def run(call: dict[str, Any]) -> dict[str, Any]:
@@ -68,7 +96,7 @@ def encode(value: Any, cap: int) -> dict[str, Any]:
     """The return value in the values encoding (checked here: a bad value spoils only its call)."""
     try:
         data = codec.encode(value, "the return value")
-        text = json.dumps(data)
+        text = dumps(data)
     except (ValueError, RecursionError) as exc:  # Unencodable is a ValueError
         return {"status": "error", "message": f"returned a {type(value).__name__}: {exc}"}
     if len(text) > cap:

@@ -35,7 +35,6 @@ Standard library only, and nothing from scillm: the harness copies this file int
 from __future__ import annotations
 
 import binascii
-import json
 import math
 
 TYPE_CHECKING = False
@@ -141,7 +140,7 @@ def _tuple(values: tuple[Any, ...], depth: int) -> Any:
 
 def _set(values: set[Any] | frozenset[Any], depth: int) -> Any:
     items = [_step(_encode, item, depth, " (a set element)") for item in values]
-    items.sort(key=json.dumps)
+    items.sort(key=_dumps)
     return {"$set" if type(values) is set else "$frozenset": items}
 
 
@@ -187,7 +186,7 @@ def _step(fn: Any, value: Any, depth: int, step: str) -> Any:
 
 
 def _key_step(key: Any) -> str:
-    return f"[{json.dumps(key)}]" if isinstance(key, str) else f"[{key!r:.60}]"
+    return f"[{_dumps(key)}]" if isinstance(key, str) else f"[{key!r:.60}]"
 
 
 def _clean(text: str) -> bool:
@@ -277,7 +276,7 @@ def _tag(tag: str, payload: Any, depth: int) -> Any:
             raise Malformed(f"nests more than {MAX_DEPTH} containers")
         return _collection(tag, payload, depth + 1)
     raise Malformed(
-        f"unknown tag or bad payload {json.dumps({tag: payload})[:80]}; the tags: $int (a str), "
+        f"unknown tag or bad payload {_dumps({tag: payload})[:80]}; the tags: $int (a str), "
         "$float (nan, inf, -inf, -0), $str (a list), $bytes (base64), $tuple, $set, $frozenset, "
         "$dict (lists)"
     )
@@ -314,6 +313,13 @@ def _spread(keys: list[Any]) -> None:
             f"{crowded} set elements or dict keys share one hash value; refused as a "
             "hash-flooding value"
         )
+
+
+def _dumps(data: Any) -> str:
+    """``json.dumps``, imported on first use: it costs the sandbox's runners ~12 ms a start."""
+    import json
+
+    return json.dumps(data)
 
 
 def _text_run(run: Any) -> str:
