@@ -146,8 +146,7 @@ REFUSED = {
         "'in' clause",
     ),
     "fix_in_inductive": (
-        "Inductive t : Set :=  C : forall _ : @eq nat ((fix f (n : nat) : nat := f n) O) O, "
-        "Top.t.",
+        "Inductive t : Set :=  C : forall _ : @eq nat ((fix f (n : nat) : nat := f n) O) O, Top.t.",
         "a fixpoint in its type",
     ),
     "acc_inv_shadowed": (

@@ -49,7 +49,7 @@ def test_coq_commands_that_reach_outside_are_refused(source: str) -> None:
         "#[local] Unset Universe Checking.",
         "#[bypass_check(guard)] Fixpoint f (n : nat) : nat := f n.",
         "Number Notation nat of_uint to_uint : nat_scope.",
-        'String Notation nat of_string to_string : nat_scope.',
+        "String Notation nat of_string to_string : nat_scope.",
         "Coercion b2p : bool >-> Sortclass.",
         "Identity Coercion id_n : n >-> nat.",
         "Record R := { carrier :> Type }.",

@@ -301,3 +301,60 @@ async def test_values_that_would_stall_or_crash_the_host_are_errors_of_their_var
     assert verdicts["hash_flood"] == verdicts["deep_record"] == ["error", "error"]
     assert time.monotonic() - started < 60  # a quadratic set build would take minutes
     assert payload["run_manifest"]["sandbox_processes"] == len(variants)  # no harness died
+
+
+# The load probe (and every call) tries to leave something for the calls after it, through each
+# channel that could outlive a process; each call reports what it finds: it must find nothing.
+PERSISTER = r"""import ctypes, glob, json, os
+libc = ctypes.CDLL(None, use_errno=True)
+probe = json.loads(os.pread(0, 1 << 20, 0))["entry"] is None  # the runner's stdin
+def leave():
+    for d, mode in (("/tmp/.hidden", 0o311), ("/tmp/.locked", 0o555)):
+        os.makedirs(d, exist_ok=True)
+        with open(d + "/v", "w") as out:
+            out.write("x")
+        os.chmod(d, mode)
+    for pyc in glob.glob("/sandbox/__pycache__/*.pyc"):
+        try:
+            with open(pyc, "ab") as out:
+                out.write(b"tampered")
+        except OSError:
+            pass
+    libc.msgget(42, 0o1000 | 0o666)
+def found():
+    seen = [d for d in ("/tmp/.hidden/v", "/tmp/.locked/v") if os.path.exists(d)]
+    for pyc in glob.glob("/sandbox/__pycache__/*.pyc"):
+        with open(pyc, "rb") as f:
+            if f.read().endswith(b"tampered"):
+                seen.append(pyc)
+    if libc.msgget(42, 0) >= 0:
+        seen.append("message queue")
+    return seen
+if probe:
+    leave()
+def solve(x):
+    seen = found()
+    leave()
+    return seen
+"""
+
+
+async def test_nothing_a_call_or_the_probe_leaves_reaches_a_later_call() -> None:
+    tests = [{"args": [i], "expected": []} for i in range(3)]
+    payload = await aevaluate([{"id": "persist", "variants": {"p": PERSISTER}, "tests": tests}])
+    [variant] = payload["results"][0]["variants"]
+    assert [t["verdict"] for t in variant["tests"]] == ["passed"] * 3, variant["tests"]
+
+
+async def test_a_record_too_deep_for_the_host_costs_only_its_own_call() -> None:
+    deep = (
+        "import os\ndef solve(x):\n"
+        "    os.write(3, b'{\"status\": \"ok\", \"output\": ' + b'[' * 985 + b']' * 985 + b'}')\n"
+        "    os._exit(0)\n"
+    )
+    variants = {"honest": "def solve(x):\n    return x * 2\n", "deep": deep}
+    item = {"id": "deep", "variants": variants, "tests": TESTS}
+    [result] = (await aevaluate([item]))["results"]
+    verdicts = _tests_of(result)
+    assert verdicts["honest"] == ["passed", "passed"]
+    assert "passed" not in verdicts["deep"]

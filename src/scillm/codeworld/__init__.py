@@ -46,10 +46,19 @@ what the program returns (or prints, for whole programs), never on anything it c
 - Values cross the boundary losslessly (:mod:`scillm.codeworld.values`); a value built to
   stall the host (a hash-flooding set) is refused as malformed, an error of its own call.
 
+- Nothing outlives a call inside the sandbox: /tmp is emptied (a job's directories opened up
+  first; a sandbox whose /tmp could not be emptied is abandoned and the next call runs in a
+  fresh one), the work dir and the precompiled codec are read-only, and SysV/POSIX IPC objects
+  cannot be created. So work done in the load probe (which is not timed) cannot help a call.
+
 What a ``passed`` guarantees: the program, run alone under the test's limits, returned (or
 printed) a value equal to the expected one. Known limits: a test's time limit covers the
 program's module-level code and the call; CPU time includes ~1 ms that the start-up discount
-does not remove, so ``speed`` cannot tell apart programs closer than that. For a non-root
+does not remove, so ``speed`` treats times under 1 ms as equal. ``speed`` can be gamed by a
+program that sets SIGCHLD to SIG_IGN and works in a child (the kernel reaps it: no ``wait4``
+sees its CPU); the wall clock still binds it. Memory is limited per process (up to 64
+processes per call), and /tmp caps bytes, not files; a memory cgroup per sandbox would bound
+both and give exact CPU accounting. For a non-root
 caller the sandbox has a single uid: the supervisor is non-dumpable (no ``/proc/<pid>/fd``),
 but a call could signal it (the run then fails, it never passes). Repair prompts show
 failing tests' expected values to the LLM, so a searched program may special-case them: keep

@@ -38,6 +38,7 @@ SIGKILL, SIGXCPU, SIGXFSZ = 9, 24, 25
 CPU_KILL_FRACTION = 0.8  # as in scillm.sandbox.verdict: RLIMIT_CPU fires a little early
 STDERR_TAIL = 4096
 COMPILE_FILE_BYTES = 64 << 20  # the compiler writes the binary
+LEFT_FILES = "the program left files in /tmp that could not be removed"
 
 
 def main() -> None:
@@ -67,6 +68,11 @@ def main() -> None:
         call = spec["calls"][index]
         stdin = call["stdin"].encode()
         record = execute(spec["run"], stdin, call["timeout_s"], *run_limits, spec, job=index + 2)
+        if not _supervise.scratch_is_clear():  # it beat the clean-up: no later call may run here
+            record = {**record, "status": "error", "message": LEFT_FILES}
+            emit({"event": "call", "index": index, **record})
+            emit({"event": "abandon", "next": index + 1})
+            return
         emit({"event": "call", "index": index, **record})
     emit({"event": "done"})
 
@@ -75,13 +81,8 @@ def lock_work_dir() -> None:
     """Delete the spec; only ``prog/`` stays writable (for the compiler), the rest read-only
     (a root driver owns it; where the programs share the driver's uid this changes nothing)."""
     os.unlink("spec.json")
-    for root, dirs, files in os.walk("."):
-        for name in [*dirs, *files]:
-            path = os.path.join(root, name)
-            if os.lstat(path).st_uid == os.geteuid() and not os.path.islink(path):
-                os.chmod(path, 0o777 if path == "./prog" else 0o755 if name in dirs else 0o644)
-    if os.stat(".").st_uid == os.geteuid():
-        os.chmod(".", 0o755)
+    _supervise.lock_tree(".")
+    os.chmod("prog", 0o777)  # for the compiler's uid; locked again once it is done
 
 
 def scratch_file() -> Any:

@@ -45,6 +45,7 @@ RECORD_SLACK = 1 << 16  # a record's JSON around its output and captured stdout
 # What a job may report; a timeout, its CPU time and memory are the harness's to measure.
 REPORTABLE = ("ok", "error", "memory_limit", "output_limit", "compile_error")
 STDERR_TAIL = 4096
+LEFT_FILES = "the program left files in /tmp that could not be removed"
 
 
 def main() -> None:
@@ -66,7 +67,7 @@ def main() -> None:
         emit({"event": "load_error", **probe})
         return
     entry = probe.get("output")
-    if not isinstance(entry, str):
+    if entry not in spec["entrypoints"]:
         names = " or ".join(repr(n) for n in spec["entrypoints"])
         emit({"event": "no_entrypoint", "message": f"the program defines no function {names}"})
         return
@@ -75,17 +76,20 @@ def main() -> None:
         call = spec["calls"][index]
         job = call_of(spec, entry, call["args"])
         record = run_job(job, call["timeout_s"], spec, first_uid, index + 2)
+        if not _supervise.scratch_is_clear():  # it beat the clean-up: no later call may run here
+            record = {**record, "status": "error", "message": LEFT_FILES}
+            emit({"event": "call", "index": index, **record})
+            emit({"event": "abandon", "next": index + 1})
+            return
         emit({"event": "call", "index": index, **record})
     emit({"event": "done"})
 
 
 def lock_work_dir() -> None:
-    """Delete the spec and leave the other files read-only for the jobs (a root harness owns
+    """Delete the spec and leave every other file read-only for the jobs (a root harness owns
     them; where the jobs share the harness's uid this changes nothing)."""
     os.unlink("spec.json")
-    for name in [*os.listdir("."), "."]:
-        if os.stat(name).st_uid == os.geteuid():
-            os.chmod(name, 0o755 if os.path.isdir(name) else 0o644)
+    _supervise.lock_tree(".")
 
 
 def call_of(spec: dict[str, Any], entry: str | None, args: Any) -> dict[str, Any]:

@@ -62,6 +62,15 @@ def _prctl(ctypes: Any, option: int, value: int) -> None:
         raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
 
 
+def lock_tree(top: str) -> None:
+    """Make ``top`` and everything under it that this process owns read-only for others."""
+    for root, dirs, files in os.walk(top):
+        for path in (root, *(os.path.join(root, name) for name in files)):
+            if not os.path.islink(path) and os.lstat(path).st_uid == os.geteuid():
+                os.chmod(path, 0o755 if path == root else 0o644)
+        dirs[:] = [name for name in dirs if not os.path.islink(os.path.join(root, name))]
+
+
 def job_uid(first: int | None, job: int) -> int | None:
     return None if first is None else first + job
 
@@ -145,13 +154,32 @@ def _children() -> list[int]:
 
 
 def _clear_scratch(owned: Callable[[os.stat_result], bool]) -> None:
-    """Delete what ``owned`` selects in the sandbox's private /tmp, depth first, never
-    following a link; nothing at all where /tmp is not the sandbox's own."""
+    """Delete what ``owned`` selects in the sandbox's private /tmp, never following a link, and
+    opening up (0700) every such directory first: a job may have made its own unlistable.
+    Nothing at all where /tmp is not the sandbox's own."""
     if os.environ.get(PRIVATE_TMP_ENV) != "1":
         return
-    for root, dirs, files in os.walk(SCRATCH, topdown=False):
-        for name in files + dirs:
-            path = os.path.join(root, name)
-            with contextlib.suppress(OSError):
-                if owned(os.lstat(path)):
-                    (os.rmdir if name in dirs and not os.path.islink(path) else os.unlink)(path)
+    _remove(SCRATCH, owned)
+
+
+def _remove(path: str, owned: Callable[[os.stat_result], bool]) -> None:
+    with contextlib.suppress(OSError):
+        names = os.listdir(path)
+        for name in names:
+            entry = os.path.join(path, name)
+            stat = os.lstat(entry)
+            if not owned(stat):
+                continue
+            if os.path.isdir(entry) and not os.path.islink(entry):
+                os.chmod(entry, 0o700)
+                _remove(entry, owned)
+                with contextlib.suppress(OSError):
+                    os.rmdir(entry)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry)
+
+
+def scratch_is_clear() -> bool:
+    """Whether the sandbox's /tmp is empty again (always, where it is not the sandbox's own)."""
+    return os.environ.get(PRIVATE_TMP_ENV) != "1" or not os.listdir(SCRATCH)

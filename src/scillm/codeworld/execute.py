@@ -293,9 +293,20 @@ async def execute(program: Program, pool: SandboxPool, deadline: float = math.in
         missing = [i for i in range(start, total) if i not in runs]
         if not missing:
             break
-        runs[missing[0]] = _killed(result)
-        start = missing[0] + 1
+        resume = _abandoned_at(events)
+        if resume is None or resume != missing[0]:  # no: the process died during a call
+            runs[missing[0]] = _killed(result)
+            resume = missing[0] + 1
+        start = resume
     return _done(program, runs, "ran", "", isolation, processes, header)
+
+
+def _abandoned_at(events: list[dict[str, Any]]) -> int | None:
+    """Where a fresh sandbox must go on when the harness gave this one up (its /tmp unclean)."""
+    for event in events:
+        if event["event"] == "abandon" and isinstance(event.get("next"), int):
+            return int(event["next"])
+    return None
 
 
 def _finished(events: list[dict[str, Any]], program: Program, start: int) -> dict[int, CallRun]:
@@ -368,7 +379,7 @@ def _events(stdout: str) -> list[dict[str, Any]]:
     for line in stdout.splitlines():
         try:
             event = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # a record nested past the host's stack
             continue
         if isinstance(event, dict) and isinstance(event.get("event"), str):
             events.append(event)
@@ -379,7 +390,7 @@ def _call_run(event: dict[str, Any], stdio: bool, startup_cpu_ms: float) -> Call
     status = event.get("status")
     if status not in CALL_STATUSES:
         return CallRun("error", message=f"the harness reported an unknown status {status!r}")
-    stdout = _text(event.get("stdout"))
+    stdout = _text(event.get("stdout"))[: OUTPUT_CAP if stdio else CAPTURE_CAP]
     cpu = _number(event.get("cpu_ms"))
     output: Any = stdout
     if not stdio and status == "ok":

@@ -2,8 +2,9 @@
 
 - correctness: weighted share of tests passed. Anything but ``passed`` counts 0.
 - speed: per test, the fastest passing variant's CPU time over this variant's (0 where it did
-  not pass), weighted like correctness. CPU time is measured inside the harness, so interpreter
-  start-up is not counted; times under ``CPU_FLOOR_MS`` count as equal (clock noise).
+  not pass), weighted like correctness. CPU time is measured from outside the program (``wait4``)
+  less the runner's start-up on an empty program; times under ``CPU_FLOOR_MS`` count as equal
+  (that measurement's noise).
 - brevity: ``1 - lines/100`` (lines of code without blanks and comments, floored at 0), times
   correctness, so a program that passes nothing earns nothing for being short.
 - aggregate: ``sum(weight * metric) / sum(weights)``; default weights 0.7 / 0.2 / 0.1.
@@ -31,7 +32,7 @@ __all__ = [
 BUILTIN_METRICS = ("correctness", "speed", "brevity")
 DEFAULT_WEIGHTS: Mapping[str, float] = {"correctness": 0.7, "speed": 0.2, "brevity": 0.1}
 BREVITY_LINES = 100
-CPU_FLOOR_MS = 0.01
+CPU_FLOOR_MS = 1.0
 LINE_COMMENTS = {"python": "#", "bash": "#", "javascript": "//", "c": "//", "cpp": "//"}
 
 

@@ -9,8 +9,9 @@ do not count. The filter refuses, with ``EPERM``, the calls that open those door
   flag, ``mount`` and the new mount API, ``umount2``, ``pivot_root``, ``chroot``;
 - reaching into other processes: ``ptrace``, ``process_vm_readv/writev``, ``pidfd_getfd``,
   ``kcmp``;
-- memory outside RLIMIT_AS: SysV shared memory (``shmget``), ``memfd_create``/``memfd_secret``
-  (file memory capped only per file), ``userfaultfd``;
+- memory outside RLIMIT_AS, and state that would outlive a process: SysV shared memory,
+  message queues and semaphores, POSIX message queues, ``memfd_create``/``memfd_secret`` (file
+  memory capped only per file), ``userfaultfd``;
 - kernel surfaces sandboxed code has no use for: keyrings, ``bpf``, ``perf_event_open``,
   ``io_uring`` (its requests are not seen by seccomp).
 
@@ -48,7 +49,7 @@ REFUSED = (
     "unshare", "setns", "mount", "umount2", "pivot_root", "chroot",
     "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
     "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "kcmp",
-    "shmget", "memfd_create", "memfd_secret", "userfaultfd",
+    "shmget", "msgget", "semget", "mq_open", "memfd_create", "memfd_secret", "userfaultfd",
     "add_key", "request_key", "keyctl", "bpf", "perf_event_open",
     "io_uring_setup", "io_uring_enter", "io_uring_register",
 )  # fmt: skip
@@ -70,6 +71,9 @@ process_vm_readv     310      270
 process_vm_writev    311      271
 kcmp                 312      272
 shmget                29      194
+msgget                68      186
+semget                64      190
+mq_open              240      180
 memfd_create         319      279
 memfd_secret         447      447
 userfaultfd          323      282
