@@ -38,7 +38,6 @@ SIGKILL, SIGXCPU, SIGXFSZ = 9, 24, 25
 CPU_KILL_FRACTION = 0.8  # as in scillm.sandbox.verdict: RLIMIT_CPU fires a little early
 STDERR_TAIL = 4096
 COMPILE_FILE_BYTES = 64 << 20  # the compiler writes the binary
-LEFT_FILES = "the program left files in /tmp that could not be removed"
 
 
 def main() -> None:
@@ -68,12 +67,11 @@ def main() -> None:
         call = spec["calls"][index]
         stdin = call["stdin"].encode()
         record = execute(spec["run"], stdin, call["timeout_s"], *run_limits, spec, job=index + 2)
-        if not _supervise.scratch_is_clear():  # it beat the clean-up: no later call may run here
-            record = {**record, "status": "error", "message": LEFT_FILES}
-            emit({"event": "call", "index": index, **record})
-            emit({"event": "abandon", "next": index + 1})
+        events = _supervise.call_events(index, record)
+        for event in events:
+            emit(event)
+        if events[-1]["event"] == "abandon":
             return
-        emit({"event": "call", "index": index, **record})
     emit({"event": "done"})
 
 

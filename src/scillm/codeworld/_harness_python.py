@@ -45,7 +45,6 @@ RECORD_SLACK = 1 << 16  # a record's JSON around its output and captured stdout
 # What a job may report; a timeout, its CPU time and memory are the harness's to measure.
 REPORTABLE = ("ok", "error", "memory_limit", "output_limit", "compile_error")
 STDERR_TAIL = 4096
-LEFT_FILES = "the program left files in /tmp that could not be removed"
 
 
 def main() -> None:
@@ -76,12 +75,11 @@ def main() -> None:
         call = spec["calls"][index]
         job = call_of(spec, entry, call["args"])
         record = run_job(job, call["timeout_s"], spec, first_uid, index + 2)
-        if not _supervise.scratch_is_clear():  # it beat the clean-up: no later call may run here
-            record = {**record, "status": "error", "message": LEFT_FILES}
-            emit({"event": "call", "index": index, **record})
-            emit({"event": "abandon", "next": index + 1})
+        events = _supervise.call_events(index, record)
+        for event in events:
+            emit(event)
+        if events[-1]["event"] == "abandon":
             return
-        emit({"event": "call", "index": index, **record})
     emit({"event": "done"})
 
 

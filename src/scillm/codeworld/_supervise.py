@@ -34,6 +34,7 @@ SCRATCH = "/tmp"
 # Set by the sandbox when /tmp is its own tmpfs. Without it (rlimits-only runs on the host)
 # /tmp is the host's, and nothing in it may be touched.
 PRIVATE_TMP_ENV = "SCILLM_SANDBOX_PRIVATE_TMP"
+LEFT_FILES = "the program left files in /tmp that could not be removed"
 
 
 class JobEnd:
@@ -180,6 +181,12 @@ def _remove(path: str, owned: Callable[[os.stat_result], bool]) -> None:
                     os.unlink(entry)
 
 
-def scratch_is_clear() -> bool:
-    """Whether the sandbox's /tmp is empty again (always, where it is not the sandbox's own)."""
-    return os.environ.get(PRIVATE_TMP_ENV) != "1" or not os.listdir(SCRATCH)
+def call_events(index: int, record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The events that report call ``index``. Should the call have left files in /tmp that could
+    not be removed, it is an error, and this sandbox is abandoned: the host goes on in a fresh
+    one from the next call, so nothing of this call can reach it."""
+    private = os.environ.get(PRIVATE_TMP_ENV) == "1"
+    if not private or not os.listdir(SCRATCH):
+        return [{"event": "call", "index": index, **record}]
+    record = {**record, "status": "error", "message": LEFT_FILES}
+    return [{"event": "call", "index": index, **record}, {"event": "abandon", "next": index + 1}]

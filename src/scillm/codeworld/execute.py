@@ -1,8 +1,9 @@
 """Run one program on many calls in the sandbox: one sandbox for all of them, resumed on a crash.
 
-A harness (``_harness_python.py``, which execs ``_harness_javascript.js`` per JavaScript call)
-or, for whole programs, the stdio driver (``_driver_stdio.py``) supervises inside the sandbox,
-runs every call as a child of its own uid, and reports one JSON line per call. Should the whole
+A harness (``_harness_python.py``, which execs a fresh runner per call: ``_call_python.py``,
+``_harness_javascript.js``) or, for whole programs, the stdio driver (``_driver_stdio.py``)
+supervises inside the sandbox, runs every call as a process of its own uid, and reports one
+JSON line per call. Should the whole
 sandbox die mid-way (its wall budget, the harness killed), the call it was on gets the
 sandbox's verdict and a fresh sandbox continues from the next call, so a crash is never
 mistaken for a pass. Nothing here compares outputs: the expected values never enter the
@@ -58,6 +59,7 @@ LOAD_TIMEOUT_S = 10.0  # module-level code of a function-mode program
 COMPILE_TIMEOUT_S = 60.0
 COMPILE_MEMORY_MB = 1024
 SLACK_S = 2.0  # on top of the calls' own limits, before the sandbox kills the process
+PER_CALL_S = 0.1  # a call's own cost beyond its limit: a runner's start, the clean-up after it
 OUTPUT_CAP = 256 << 10  # one return value (as JSON) or one program's stdout
 CAPTURE_CAP = 4096  # prints / stderr kept per call
 PROCESS_OUTPUT_LIMIT = 16 << 20
@@ -121,7 +123,8 @@ class SandboxPool:
 
     async def run(self, program: Program, start: int, deadline: float) -> SandboxResult | None:
         """Run ``program`` from call ``start``; never past ``deadline`` (None: it had passed)."""
-        budget = program.fixed_s + sum(program.timeouts[start:]) + SLACK_S
+        left_calls = program.timeouts[start:]
+        budget = program.fixed_s + sum(left_calls) + PER_CALL_S * len(left_calls) + SLACK_S
         async with self._gate:
             left = deadline - time.monotonic()
             if left <= 0:
