@@ -124,14 +124,7 @@ def _encode(value: Any, depth: int) -> Any:
 
 
 def _list(values: Any, depth: int) -> list[Any]:
-    out = []
-    for index, item in enumerate(values):
-        try:
-            out.append(_encode(item, depth))
-        except _PathError as exc:
-            exc.steps.append(f"[{index}]")
-            raise
-    return out
+    return [_step(_encode, item, depth, f"[{index}]") for index, item in enumerate(values)]
 
 
 def _tuple(values: tuple[Any, ...], depth: int) -> Any:
@@ -245,14 +238,7 @@ def _decode(data: Any, depth: int) -> Any:
 
 
 def _decoded_list(data: list[Any], depth: int) -> list[Any]:
-    out = []
-    for index, item in enumerate(data):
-        try:
-            out.append(_decode(item, depth))
-        except _PathError as exc:
-            exc.steps.append(f"[{index}]")
-            raise
-    return out
+    return [_step(_decode, item, depth, f"[{index}]") for index, item in enumerate(data)]
 
 
 def _tag(tag: str, payload: Any, depth: int) -> Any:
