@@ -125,7 +125,7 @@ async def test_python_cheats_never_pass() -> None:
 
 
 async def test_patched_clocks_do_not_make_a_program_faster() -> None:
-    work = "    total = 0\n    for i in range(300000):\n        total += i\n    return x * 2\n"
+    work = "    total = 0\n    for i in range(3_000_000):\n        total += i\n    return x * 2\n"
     patch = (
         "import resource, time\n"
         "resource.getrusage = lambda *a: resource.struct_rusage((0.0,) * 16)\n"

@@ -78,7 +78,9 @@ async def test_only_correct_programs_pass_and_every_failure_scores_zero() -> Non
         scores = variants[name]["scores"]
         assert scores == {"correctness": 0.0, "speed": 0.0, "brevity": 0.0, "aggregate": 0.0}
     assert variants["exits_on_two"]["scores"]["correctness"] == pytest.approx(2 / 3)
-    assert variants["slow"]["scores"]["speed"] < 0.5 < variants["right"]["scores"]["speed"]
+    # right and exits_on_two do no measurable work: between them speed is noise, so only the
+    # slow variant's loss is asserted
+    assert variants["slow"]["scores"]["speed"] < 0.5 * variants["right"]["scores"]["speed"]
     assert all(v["isolation"] == "bwrap+rlimits" for v in result["variants"])
     assert payload["run_manifest"]["isolation"] == "bwrap+rlimits"
 
