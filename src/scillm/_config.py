@@ -1,10 +1,27 @@
-"""Configuration precedence, argument → ``SCILLM_*`` → ``LITELLM_*`` twin → default."""
+"""Configuration precedence, written once: explicit argument → environment → default.
+
+Every settings class resolves its values with these functions; nothing else reads ``os.environ``
+for configuration. Names are tried in order (``SCILLM_X`` before its documented twins such as
+``LITELLM_X``), the environment is read when asked (never at import), and a malformed value is a
+``ValueError`` naming the variable and an example — never silently ignored.
+
+    timeout = setting(timeout, 600.0, float, "SCILLM_TIMEOUT")   # argument wins when not None
+    enabled = env_flag(False, *twins("RETRY_ENABLED"))
+"""
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Callable
+from typing import TypeVar
 
-__all__ = ["env", "env_float", "twins"]
+__all__ = ["env", "env_float", "env_flag", "env_int", "parse_flag", "setting", "twins"]
+
+T = TypeVar("T")
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
 
 
 def twins(suffix: str) -> tuple[str, str]:
@@ -21,12 +38,75 @@ def env(*names: str) -> str | None:
     return None
 
 
-def env_float(default: float, *names: str) -> float:
-    """A float from the first set variable among ``names``; a bad value is an error, not ignored."""
-    raw = env(*names)
-    if raw is None:
-        return default
+def _found(*names: str) -> tuple[str, str] | None:
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return name, value
+    return None
+
+
+def parse_flag(raw: str, name: str = "flag") -> bool:
+    """``1/true/yes/on`` → True, ``0/false/no/off`` → False (any case); else a ValueError."""
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{name}={raw!r} is not a flag; set it to 1 or 0")
+
+
+def _float(raw: str, name: str) -> float:
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
-        raise ValueError(f"{names[0]}={raw!r} is not a number; set it to e.g. {default}") from None
+        value = math.nan
+    if not math.isfinite(value):
+        raise ValueError(f"{name}={raw!r} is not a number; set it to e.g. 1.5")
+    return value
+
+
+def _int(raw: str, name: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not an integer; set it to e.g. 8") from None
+
+
+def _typed(default: T, names: tuple[str, ...], cast: Callable[[str, str], T]) -> T:
+    found = _found(*names)
+    return default if found is None else cast(found[1], found[0])
+
+
+def env_float(default: float, *names: str) -> float:
+    """A finite float from the first set variable among ``names``, else ``default``."""
+    return _typed(default, names, _float)
+
+
+def env_int(default: int, *names: str) -> int:
+    """An integer from the first set variable among ``names``, else ``default``."""
+    return _typed(default, names, _int)
+
+
+def env_flag(default: bool, *names: str) -> bool:
+    """A flag (``1``/``0``, ``true``/``false`` ...) from the first set variable, else ``default``."""
+    return _typed(default, names, parse_flag)
+
+
+_CASTS: dict[type, Callable[[str, str], object]] = {
+    bool: parse_flag,
+    int: _int,
+    float: _float,
+    str: lambda raw, _name: raw,
+}
+
+
+def setting(explicit: T | None, default: T, kind: type[T], *names: str) -> T:
+    """The one precedence rule: ``explicit`` when not None, else the environment, else ``default``.
+
+    ``kind`` is ``bool``, ``int``, ``float`` or ``str`` and says how an environment value parses.
+    """
+    if explicit is not None:
+        return explicit
+    cast = _CASTS[kind]
+    return _typed(default, names, cast)  # type: ignore[arg-type]

@@ -17,6 +17,9 @@ class Call:
 
     ``model`` is the name the provider expects (the ``provider/`` prefix already stripped);
     ``params`` holds the OpenAI body parameters the caller passed (temperature, tools, ...).
+    ``follow_redirects`` (None: ``SCILLM_FOLLOW_REDIRECTS``, default off) lets a redirect to
+    another origin carry the request; ``max_response_bytes`` (None: ``SCILLM_MAX_RESPONSE_BYTES``)
+    caps what is read of a reply.
     """
 
     model: str
@@ -27,6 +30,8 @@ class Call:
     timeout: float | None = None
     extra_headers: dict[str, str] | None = None
     extra_body: dict[str, Any] | None = None
+    follow_redirects: bool | None = None
+    max_response_bytes: int | None = None
 
 
 class Provider(Protocol):
