@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["env", "env_float", "env_flag", "env_int", "parse_flag", "setting", "twins"]
+__all__ = ["env", "env_flag", "env_float", "env_int", "parse_flag", "setting", "twins"]
 
 T = TypeVar("T")
 
@@ -89,7 +89,7 @@ def env_int(default: int, *names: str) -> int:
 
 
 def env_flag(default: bool, *names: str) -> bool:
-    """A flag (``1``/``0``, ``true``/``false`` ...) from the first set variable, else ``default``."""
+    """A flag (``1``/``0``, ``true``/``false`` ...), else ``default``."""
     return _typed(default, names, parse_flag)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
@@ -9,7 +10,8 @@ from email.utils import parsedate_to_datetime
 __all__ = ["MIN_RETRY_AFTER_S", "parse_retry_after"]
 
 MIN_RETRY_AFTER_S = 0.5
-"""A server that says "retry after 0 s" (or a date in the past) still gets this much rest."""
+"""A server that says "retry after 0 s" (or less, or a date in the past) still gets this much rest;
+a positive value is taken as it is."""
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -21,16 +23,22 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return value
 
 
+def _rest(seconds: float) -> float | None:
+    if math.isnan(seconds):
+        return None
+    return seconds if seconds > 0 else MIN_RETRY_AFTER_S
+
+
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
     """Seconds to wait according to the headers, or None when they do not say.
 
     ``retry-after-ms`` wins over ``Retry-After``; ``Retry-After`` may be seconds or an HTTP-date.
-    Values at or below zero floor to ``MIN_RETRY_AFTER_S``.
+    Values at or below zero become ``MIN_RETRY_AFTER_S``.
     """
     raw_ms = _header(headers, "retry-after-ms")
     if raw_ms is not None:
         try:
-            return max(float(raw_ms) / 1000.0, MIN_RETRY_AFTER_S)
+            return _rest(float(raw_ms) / 1000.0)
         except ValueError:
             pass
     raw = _header(headers, "retry-after")
@@ -38,7 +46,7 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
         return None
     raw = raw.strip()
     try:
-        return max(float(raw), MIN_RETRY_AFTER_S)
+        return _rest(float(raw))
     except ValueError:
         pass
     try:
@@ -46,4 +54,4 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
     except (TypeError, ValueError):
         return None
     current = time.time() if now is None else now
-    return max(when.timestamp() - current, MIN_RETRY_AFTER_S)
+    return _rest(when.timestamp() - current)

@@ -99,7 +99,10 @@ def test_response_format_through_the_provider(scripted: Any) -> None:
         ({"tools": [{"type": "function", "function": {"name": "rm"}}]}, "tools names rm"),
         ({"tools": [42]}, "tools entry 42 is not"),
         ({"n": 2}, "n must be 1"),
-        ({"response_format": {"type": "json_schema", "json_schema": 3}}, "json_schema must be"),
+        (
+            {"response_format": {"type": "json_schema", "json_schema": 3}},
+            "response_format['json_schema'] must be",
+        ),
     ],
 )
 def test_bad_options_are_refused_before_any_call(

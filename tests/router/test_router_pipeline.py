@@ -9,7 +9,7 @@ import pytest
 
 import scillm
 from scillm import Router
-from scillm._client import OPENAI_PARAMS
+from scillm._request import OPENAI_PARAMS
 from scillm.testing import Fault, MockLLMServer
 
 USER = [{"role": "user", "content": "hello"}]
@@ -216,10 +216,12 @@ def test_sync_stream(mock_llm: MockLLMServer) -> None:
         router.completion(model="g", messages=USER)
 
 
-def test_overall_timeout_covers_retries(mock_llm: MockLLMServer) -> None:
+def test_a_retry_after_beyond_the_deadline_fails_at_once(mock_llm: MockLLMServer) -> None:
     mock_llm.enqueue(Fault.rate_limit(retry_after=5))
-    with pytest.raises(scillm.TimeoutError, match="retries included"):
+    with pytest.raises(scillm.RateLimitError, match="retry after 5 s") as info:
         Router(group("g", mock_llm)).completion(model="g", messages=USER, timeout=0.5)
+    assert info.value.retry_stats["attempts"] == 1  # type: ignore[attr-defined]
+    assert len(mock_llm.requests) == 1
 
 
 def test_resolve_default_model(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,10 +12,11 @@ from typing import Any
 
 import orjson
 
+from scillm._schema import SchemaPlan, plan_structured
 from scillm.agent.model import ChatModel
 from scillm.agent.records import AgentResult
 from scillm.errors import ContentValidationError
-from scillm.router.structured import SchemaPlan, plan_structured, validate_reply
+from scillm.router.structured import validate_reply
 
 __all__ = ["conform", "fit", "plan_format"]
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scillm._config import env, twins
+from scillm._schema import SchemaPlan
 from scillm.agent.answer import conform, plan_format
 from scillm.agent.loop import AgentLoop
 from scillm.agent.model import ScillmChat
@@ -24,7 +25,6 @@ from scillm.agent.tools.http import HttpTools
 from scillm.agent.tools.sandboxed import SandboxTools
 from scillm.agent.tools.toolbox import Toolbox
 from scillm.errors import BadRequestError
-from scillm.router.structured import SchemaPlan
 
 __all__ = [
     "AGENT_PARAMS",

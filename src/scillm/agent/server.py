@@ -22,7 +22,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from scillm._client import OPENAI_PARAMS, check_messages
+from scillm._request import OPENAI_PARAMS, normalise
 from scillm.agent.guard import Refused, check_bearer
 from scillm.agent.provider import agent_completion
 from scillm.agent.records import AgentResult
@@ -163,8 +163,9 @@ class _Agent:
 
     async def run(self, body: dict[str, Any]) -> AgentResult:
         """Check the options (and the tool server allow-list), then run the loop."""
-        messages = check_messages(body.get("messages"))
         params = {k: v for k, v in body.items() if k not in ("model", "messages", "stream")}
+        openai = {k: v for k, v in params.items() if k in OPENAI_PARAMS}
+        messages = normalise(None, body.get("messages"), openai).messages
         request = parse_request(params, self.settings.defaults)
         if request.http_base is not None:
             if request.http_base.rstrip("/") not in self.settings.http_tool_bases:

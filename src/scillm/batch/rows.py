@@ -4,8 +4,10 @@
     {"id": "q2", "prompt": "...", "temperature": 0.2, "model": "fast"}   # per-row overrides
 
 Every key besides ``id``, ``messages`` and ``prompt`` is passed to the call (``model``,
-``temperature``, ``max_tokens``, ``response_format``, ``json_schema``, ...); the Router refuses
-unknown ones, per row. A row without an ``id`` gets one derived from its content (``auto-…``).
+``temperature``, ``max_tokens``, ``response_format``, ``json_schema``, ...), checked by the one
+request normaliser (:mod:`scillm._request`) when the row is read; the Router refuses keys its
+provider does not take, per row.
+A row without an ``id`` gets one derived from its content (``auto-…``).
 A line that is not a JSON object, has an id that is neither a string nor an integer, or lacks
 usable ``messages``/``prompt`` becomes an error row naming its line number (or, with
 ``--strict``, stops the run before any call).
@@ -19,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from scillm._client import check_messages
+from scillm._request import normalise
 from scillm.batch.checkpoint import id_string
 from scillm.batch.jobs import Job, stable_id
 from scillm.errors import BadRequestError
@@ -42,11 +44,14 @@ def request_of(row: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"'prompt' must be a non-empty string, got {prompt!r:.60}")
         messages: Any = [{"role": "user", "content": prompt}]
     else:
-        try:
-            messages = check_messages(row["messages"])
-        except BadRequestError as exc:
-            raise ValueError(str(exc)) from None
-    return {"messages": messages, **{k: v for k, v in row.items() if k not in ROW_KEYS}}
+        messages = row["messages"]
+    rest = {k: v for k, v in row.items() if k not in ROW_KEYS}
+    params = {k: v for k, v in rest.items() if k != "model"}
+    try:
+        req = normalise(rest.get("model"), messages, params)
+    except BadRequestError as exc:
+        raise ValueError(str(exc)) from None
+    return {"messages": req.messages, **rest}
 
 
 def _unusable(content: object, problem: str) -> Job:

@@ -68,7 +68,7 @@ def deployment_from(group: str, params: Mapping[str, Any], ident: str) -> Deploy
     }
     timeout = params.get("timeout")
     api_base = params.get("api_base") or params.get("base_url")
-    pacer = pacer_for(provider.name, api_base, params.get("api_key"))
+    pacer = pacer_for(provider.name, api_base, params.get("api_key"), provider_model)
     pacer.configure(params.get("rpm"), params.get("tpm"))
     return Deployment(
         group=group,

@@ -21,8 +21,9 @@ class ImagePolicy:
 
 
 def image_policy_from(arg: ImagePolicy | Mapping[str, Any] | bool | None) -> ImagePolicy | None:
-    """``None``/``True``/``{}`` → the defaults; ``False`` → off; a mapping overrides fields."""
-    if arg is False:
+    """``None``/``True`` → the defaults; ``False`` or ``{}`` → off (as in the seed); a mapping
+    overrides fields."""
+    if arg is False or (isinstance(arg, Mapping) and not arg):
         return None
     if arg is None or arg is True:
         return ImagePolicy()

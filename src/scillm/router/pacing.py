@@ -1,4 +1,7 @@
-"""One pacer per endpoint (provider + base URL + key), shared by every request in the process.
+"""One pacer per endpoint and model (provider, base URL, key, model), shared process-wide.
+
+Providers count limits per key and per model, so a ``Retry-After`` for one model never holds back
+calls to another model on the same server.
 
 * **Retry-After pauses the endpoint**: after a 429 (or a 503 that says when to come back), every
   queued and new request waits until that moment; then one probe goes first and the rest follow
@@ -27,6 +30,8 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from scillm.errors import RateLimitError
 
 __all__ = ["EndpointPacer", "Ticket", "estimate_tokens", "pacer_for", "parse_duration"]
 
@@ -184,18 +189,31 @@ class EndpointPacer:
             if tpm is not None:
                 self.tpm = tpm if self.tpm is None else min(self.tpm, tpm)
 
-    async def acquire(self, tokens: int) -> Ticket:
-        """Wait until this request may go; reserve its place in the schedule."""
+    async def acquire(self, tokens: int, deadline: float | None = None) -> Ticket:
+        """Wait until this request may go; reserve its place in the schedule.
+
+        A pause (``Retry-After``) that lasts past ``deadline`` (``time.monotonic()`` seconds)
+        raises :class:`RateLimitError` at once instead of waiting for a time the call never has.
+        """
         start = time.monotonic()
         while True:
+            probe, depart = False, 0.0
             with self._lock:
                 now = time.monotonic()
                 wait = self._blocked_for(now, tokens)
+                paused_for = self.paused_until - now
                 if wait == 0.0:
                     probe = self.need_probe
                     if probe:
                         self.need_probe, self.probing = False, True
                     depart = self._reserve(now, tokens)
+            if wait != 0.0 and deadline is not None and now + paused_for > deadline:
+                raise RateLimitError(
+                    f"this endpoint is paused for {paused_for:.3g} s more by a server's "
+                    f"Retry-After, past this call's deadline ({max(deadline - now, 0):.3g} s "
+                    "left); raise timeout= or come back later",
+                    status_code=429,
+                )
             if wait != 0.0:
                 await self._signal.wait(wait)
                 continue
@@ -311,15 +329,16 @@ class EndpointPacer:
 
 
 # Weak: a pacer lives as long as some deployment (of some Router) points at its endpoint.
-_pacers: weakref.WeakValueDictionary[tuple[str, str | None, str | None], EndpointPacer] = (
-    weakref.WeakValueDictionary()
-)
+_PacerKey = tuple[str, str | None, str | None, str]
+_pacers: weakref.WeakValueDictionary[_PacerKey, EndpointPacer] = weakref.WeakValueDictionary()
 _pacers_lock = threading.Lock()
 
 
-def pacer_for(provider: str, api_base: str | None, api_key: str | None) -> EndpointPacer:
-    """The process-wide pacer of an endpoint (created on first use)."""
-    key = (provider, api_base.rstrip("/") if api_base else None, api_key)
+def pacer_for(
+    provider: str, api_base: str | None, api_key: str | None, model: str
+) -> EndpointPacer:
+    """The process-wide pacer of an endpoint and model (created on first use)."""
+    key = (provider, api_base.rstrip("/") if api_base else None, api_key, model)
     with _pacers_lock:
         pacer = _pacers.get(key)
         if pacer is None:

@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 
 import orjson
 
-from scillm._client import check_messages, check_params, default_timeout
+from scillm._request import Request, default_timeout
+from scillm._schema import SchemaPlan
 from scillm.errors import (
     APIError,
     BadRequestError,
@@ -30,17 +31,16 @@ from scillm.errors import (
 )
 from scillm.providers.base import Call
 from scillm.providers.registry import default_model
-from scillm.router.attempts import RetryRun
+from scillm.router.attempts import RetryRun, deadline_error
 from scillm.router.budget import Budget
 from scillm.router.cache import ResponseCache, cache_key
 from scillm.router.deployments import Deployment, deployment_from, pick_order
 from scillm.router.determinism import apply_determinism, sampling_of
 from scillm.router.events import Telemetry, emit
 from scillm.router.images import ImagePolicy, check_images
-from scillm.router.options import CallOptions, split_kwargs
 from scillm.router.pacing import Ticket, estimate_tokens
-from scillm.router.retry import RetryPolicy, retry_delay, should_retry
-from scillm.router.structured import SchemaPlan, fallback_request, plan_structured, validate_reply
+from scillm.router.retry import RetryPolicy, RetrySettings, retry_delay, should_retry
+from scillm.router.structured import fallback_request, validate_reply
 from scillm.types import ChatCompletion, ChatCompletionChunk
 
 __all__ = ["Pipeline", "Prepared", "error_type_of"]
@@ -54,17 +54,27 @@ class Prepared:
     """A call after the pre-network steps: where it may go and exactly what it will send."""
 
     route: list[list[Deployment]]
-    messages: list[dict[str, Any]]
+    request: Request
     params: dict[str, Any]
-    options: CallOptions
     policy: RetryPolicy
-    plan: SchemaPlan | None
-    timeout: float | None
-    extra_headers: dict[str, str] | None
-    extra_body: dict[str, Any] | None
+    timeout: float
     meta: dict[str, Any]
     cache_key: str | None = None
     started: float = field(default_factory=time.perf_counter)
+    deadline: float = 0.0  # time.monotonic() by which the call must end; set when it starts
+    last_error: ScillmError | None = None
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return self.request.messages
+
+    @property
+    def plan(self) -> SchemaPlan | None:
+        return self.request.plan
+
+    @property
+    def callbacks(self) -> dict[str, Callable[..., Any]]:
+        return self.request.options.callbacks
 
 
 def error_type_of(exc: BaseException) -> str:
@@ -117,7 +127,7 @@ class Pipeline:
         deterministic: bool,
         image_policy: ImagePolicy | None,
         cache: ResponseCache | None,
-        policy: RetryPolicy,
+        retry: RetrySettings,
         strategy: str,
         timeout: float | None,
         cooldown_s: float,
@@ -127,7 +137,8 @@ class Pipeline:
         self.deterministic = deterministic
         self.image_policy = image_policy
         self.cache = cache
-        self.policy = policy
+        self.retry = retry
+        self.policy = retry.policy({})
         self.strategy = strategy
         self.timeout = timeout
         self.cooldown_s = cooldown_s
@@ -138,59 +149,53 @@ class Pipeline:
 
     # -- before the network -------------------------------------------------------------------
 
-    def prepare(self, model: str | None, messages: object, kwargs: dict[str, Any]) -> Prepared:
+    def prepare(self, req: Request) -> Prepared:
         """Every pre-network step; raises on bad input before anything is sent."""
-        options, params = split_kwargs(kwargs)
-        timeout = params.pop("timeout", None)
-        extra_headers = params.pop("extra_headers", None)
-        extra_body = params.pop("extra_body", None)
-        route = self._route(model, params)
+        route = self._route(req)
+        options = req.options
+        params = req.params
         deterministic = (
             self.deterministic if options.deterministic is None else options.deterministic
         )
         if deterministic:
             params = apply_determinism(params)
-        checked = check_messages(messages)
-        check_images(checked, self.image_policy)
-        plan, params = plan_structured(params, options.response_mode, options.json_schema)
-        check_params(params, route[0][0].provider)
-        params = {k: v for k, v in params.items() if v is not None}
+        check_images(req.messages, self.image_policy)
+        req.check_provider(route[0][0].provider)
+        timeout = req.timeout if req.timeout is not None else self.timeout
+        if timeout is None:
+            timeout = default_timeout()
         prep = Prepared(
             route=route,
-            messages=checked,
+            request=req,
             params=params,
-            options=options,
-            policy=self.policy.with_overrides(options.retry),
-            plan=plan,
-            timeout=timeout if timeout is not None else self.timeout,
-            extra_headers=extra_headers,
-            extra_body=extra_body,
-            meta=_new_meta(deterministic, params, plan),
+            policy=self.retry.policy(options.retry) if options.retry else self.policy,
+            timeout=timeout,
+            meta=_new_meta(deterministic, params, req.plan),
         )
         use_cache = self.cache is not None and options.cache is not False
         if use_cache:
-            prep.cache_key = cache_key(self._target(route), checked, params)
+            prep.cache_key = cache_key(self._target(route), req.messages, params)
         return prep
 
-    def _route(self, model: str | None, params: dict[str, Any]) -> list[list[Deployment]]:
+    def _route(self, req: Request) -> list[list[Deployment]]:
         """The deployment groups to try, in order: the named group, then its fallbacks."""
-        provider = params.pop("custom_llm_provider", None)
-        api_base = params.pop("api_base", None) or params.pop("base_url", None)
-        api_key = params.pop("api_key", None)
+        model, provider, api_base = req.model, req.custom_llm_provider, req.api_base
         if model in self.groups and not (provider or api_base):
             return [self.groups[model], *(self.groups[g] for g in self.fallbacks.get(model, ()))]
-        if self.groups and model is not None and not (provider or api_base or "/" in model):
+        if self.groups and not (provider or api_base or (model and "/" in model)):
+            what = "no model" if model is None else f"unknown model group {model!r}"
             raise BadRequestError(
-                f"unknown model group {model!r}; this Router has: "
-                f"{', '.join(sorted(self.groups))}. For an ad-hoc call pass "
-                "custom_llm_provider/api_base, or a provider/model string."
+                f"{what}; this Router has: {', '.join(sorted(self.groups))}. Name one, or for "
+                "an ad-hoc call pass custom_llm_provider/api_base, or a provider/model string."
             )
         name = model or default_model()
-        key = (name, provider, api_base, api_key)
+        key = (name, provider, api_base, req.api_key)
         deployment = self._adhoc.get(key)
         if deployment is None:
             params_for = {"model": name, "custom_llm_provider": provider, "api_base": api_base}
-            deployment = deployment_from(name, {**params_for, "api_key": api_key}, f"adhoc:{name}")
+            deployment = deployment_from(
+                name, {**params_for, "api_key": req.api_key}, f"adhoc:{name}"
+            )
             self._adhoc[key] = deployment
         return [[deployment]]
 
@@ -274,7 +279,10 @@ class Pipeline:
         return outcome.ok
 
     async def open_stream(self, prep: Prepared) -> AsyncIterator[ChatCompletionChunk]:
-        """Open a stream (retries happen until it opens); the last chunk carries the meta."""
+        """Open a stream (retries happen until it opens); the last chunk carries the meta.
+
+        The deadline bounds the stream too: each attempt's read timeout is the time left.
+        """
         self._admit(prep)
         stream = await self._with_deadline(
             prep, self._send(prep, prep.messages, prep.params, _open)
@@ -299,16 +307,19 @@ class Pipeline:
             yield last
 
     async def _with_deadline(self, prep: Prepared, work: Awaitable[T]) -> T:
-        """``timeout`` bounds the whole call, retries and fallbacks included."""
-        if prep.timeout is None:
-            return await work
+        """Run ``work`` by the call's deadline: ``timeout`` bounds everything, retries,
+        pacing waits and fallbacks included. Attempts get the time left as their own timeout, so
+        this guard only fires for work that ignores it (an engine, a pacer pause)."""
+        prep.deadline = time.monotonic() + prep.timeout
+        guard = asyncio.timeout(prep.timeout)
         try:
-            async with asyncio.timeout(prep.timeout):
+            async with guard:
                 return await work
-        except asyncio.TimeoutError:
-            raise TimeoutError(
-                f"the call did not finish within timeout={prep.timeout} s (retries included)"
-            ) from None
+        except asyncio.TimeoutError as exc:
+            if not guard.expired() or isinstance(exc, ScillmError):
+                raise
+            cause = prep.last_error
+            raise deadline_error(prep.timeout, prep.meta["retries"], cause) from cause
 
     def _admit(self, prep: Prepared) -> None:
         if self.budget is None:
@@ -332,7 +343,11 @@ class Pipeline:
                 prep.meta["fallback_group"] = group[0].group
             try:
                 return await self._send_group(prep, group, messages, params, send)
-            except (APIError, TimeoutError, ConnectionError) as exc:
+            except (APIError, ConnectionError) as exc:
+                last = exc
+            except TimeoutError as exc:
+                if time.monotonic() >= prep.deadline:
+                    raise
                 last = exc
         assert last is not None
         raise last
@@ -346,14 +361,18 @@ class Pipeline:
         send: Send[T],
     ) -> T:
         """Attempts on one group: pace, send, and on a retryable failure fail over or back off."""
-        run = RetryRun(prep.policy, prep.meta["retries"])
+        run = RetryRun(prep.policy, prep.meta["retries"], prep.deadline, prep.timeout)
         tokens = estimate_tokens(messages, params)
         while True:
             stable = prep.meta["deterministic"]
             deployment = pick_order(group, self.strategy, self.rng, stable=stable)[0]
-            call = self._call(prep, deployment, messages, params)
-            ticket = await deployment.pacer.acquire(tokens)
+            ticket = await deployment.pacer.acquire(tokens, deadline=prep.deadline)
             prep.meta["queue_ms"] += round(ticket.waited_s * 1000, 3)
+            timeout = run.attempt_timeout(deployment)
+            if timeout <= 0:
+                _release(deployment, ticket, None)
+                raise run.out_of_time()
+            call = self._call(prep, deployment, messages, params, timeout)
             run.stats["attempts"] += 1
             deployment.in_flight += 1
             t0 = time.perf_counter()
@@ -361,6 +380,7 @@ class Pipeline:
                 result = await send(deployment, call)
             except ScillmError as exc:
                 _release(deployment, ticket, exc)
+                prep.last_error = exc
                 delay = await self._after_failure(prep, run, group, deployment, exc)
                 await asyncio.sleep(delay)
                 continue
@@ -372,7 +392,7 @@ class Pipeline:
             prep.meta.update(
                 provider=deployment.provider.name, model=deployment.model, deployment=deployment.id
             )
-            await emit(prep.options.callbacks, self.telemetry, run.payload("success", deployment))
+            await emit(prep.callbacks, self.telemetry, run.payload("success", deployment))
             return result
 
     async def _after_failure(
@@ -383,33 +403,47 @@ class Pipeline:
         deployment: Deployment,
         exc: ScillmError,
     ) -> float:
-        """The wait before the next attempt; raises (after ``on_giveup``) when there is none."""
-        run.first_error = run.first_error or exc
+        """The wait before the next attempt; raises (after ``on_giveup``) when there is none.
+
+        Nothing starts past the deadline: an attempt that used up the call's time ends the call
+        with the deadline error, and a wait that would end after it (a ``Retry-After`` beyond the
+        time left included) ends the call at once with the error that asked for it.
+        """
+        run.record(exc)
         retryable = should_retry(exc)
         retry_after = getattr(exc, "retry_after_s", None)
         if retryable:
             deployment.cool_down(max(self.cooldown_s, retry_after or 0.0))
-        delay = 0.0
-        if retryable and run.retries < run.policy.max_retries:
+        left = run.left_s()
+        if isinstance(exc, TimeoutError) and time.monotonic() >= run.deadline:
+            error: ScillmError = run.out_of_time()
+        elif retryable and run.retries < run.policy.max_retries:
             now = time.monotonic()
             alternative = any(d.healthy(now) for d in group if d is not deployment)
-            if not alternative:
-                delay = retry_delay(run.policy, run.retries + 1, exc, self.rng)
-            if run.fits_budget(delay):
+            delay = 0.0 if alternative else retry_delay(run.policy, run.retries + 1, exc, self.rng)
+            if delay < left:
                 run.retries += 1
                 run.stats["total_sleep_s"] += delay
                 run.stats["last_retry_after_s"] = retry_after
                 payload = run.payload("retry", deployment, exc, next_sleep_s=delay)
-                await emit(prep.options.callbacks, self.telemetry, payload)
+                await emit(prep.callbacks, self.telemetry, payload)
                 return delay
-        await emit(prep.options.callbacks, self.telemetry, run.payload("giveup", deployment, exc))
-        raise run.give_up(exc)
+            waited_for = retry_after is not None and run.policy.honor_retry_after
+            error = run.give_up(_too_long(exc, retry_after, left) if waited_for else exc)
+        else:
+            error = run.give_up(exc)
+        await emit(prep.callbacks, self.telemetry, run.payload("giveup", deployment, exc))
+        raise error
 
     @staticmethod
     def _call(
-        prep: Prepared, dep: Deployment, messages: list[dict[str, Any]], params: dict[str, Any]
+        prep: Prepared,
+        dep: Deployment,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any],
+        timeout: float,
     ) -> Call:
-        timeout = dep.timeout or prep.timeout or default_timeout()
+        req = prep.request
         return Call(
             model=dep.provider_model,
             messages=messages,
@@ -417,8 +451,10 @@ class Pipeline:
             api_base=dep.api_base,
             api_key=dep.api_key,
             timeout=timeout,
-            extra_headers=prep.extra_headers,
-            extra_body=prep.extra_body,
+            extra_headers=req.extra_headers,
+            extra_body=req.extra_body,
+            follow_redirects=req.follow_redirects,
+            max_response_bytes=req.max_response_bytes,
         )
 
     # -- after the network --------------------------------------------------------------------
@@ -436,6 +472,26 @@ class Pipeline:
         if self.budget is not None and not prep.meta["cache_hit"]:
             self.budget.record(resp.get("usage"))
         return resp
+
+
+def _too_long(exc: ScillmError, retry_after: float | None, left: float) -> ScillmError:
+    """``exc`` restated: the wait the server asked for does not fit in the time the call has."""
+    note = (
+        f"; the server asked to retry after {retry_after:g} s, more than the {max(left, 0):.3g} s "
+        "this call has left (timeout= / retry_time_budget_s), so it fails now"
+    )
+    if not isinstance(exc, APIError):
+        return exc
+    error = type(exc)(
+        exc.message + note,
+        status_code=exc.status_code,
+        body=exc.body,
+        headers=exc.headers,
+        provider=exc.provider,
+        model=exc.model,
+    )
+    error.retry_after_s = exc.retry_after_s
+    return error
 
 
 def _release(deployment: Deployment, ticket: Ticket, outcome: object) -> None:

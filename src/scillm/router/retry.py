@@ -1,23 +1,53 @@
-"""Retry decisions as small pure functions: what is retryable, and how long to wait.
+"""Retry decisions as small pure functions: what is retryable, how long to wait, which policy.
 
-Delay before retry ``k`` (1-based), with ``b = min(retry_max_s, retry_base_s * 2**(k-1))``:
-``b * (1 - retry_jitter_pct * U)``, ``U`` uniform in [0, 1) — so ``retry_jitter_pct=1`` is full
-jitter, ``0`` none. When the server sent ``Retry-After`` (and ``honor_retry_after``), the delay is
-at least that. A retry that would end past ``retry_time_budget_s`` is not attempted.
+The wait before retry ``k`` (1-based):
+
+* the server said when (``Retry-After``, ``retry-after-ms``, and ``honor_retry_after``): that long,
+  plus at most 10 % de-synchronising jitter (never less than the header);
+* otherwise exponential backoff with jitter: ``b * (1 - retry_jitter_pct * U)``,
+  ``b = min(retry_max_s, retry_base_s * 2**(k-1))``, ``U`` uniform in [0, 1) — so
+  ``retry_jitter_pct=1`` is full jitter, ``0`` none.
+
+``max_retries`` (``num_retries``, ``retry_max_attempts``) counts retries after the first failure.
+Which policy a call gets, lowest to highest: the profile (the Router's ``retry_policy`` or the short
+one; the long-run one when ``retry_enabled``), then ``SCILLM_RETRY_*`` (only without an explicit
+``retry_policy``), then the Router's ``num_retries``, then the call's own ``retry_*`` keywords.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from scillm._config import env, twins
+from scillm._config import env, parse_flag, twins
+from scillm._request import RETRY_CHECKS
 from scillm.errors import APIError, ConnectionError, ScillmError, TimeoutError
 
-__all__ = ["RetryPolicy", "retry_delay", "should_retry"]
+__all__ = ["RetryPolicy", "RetrySettings", "retry_delay", "should_retry"]
 
 RETRYABLE_STATUS = frozenset({408, 429})
+RETRY_AFTER_JITTER = 0.1
+
+_KNOB_FIELDS = {
+    "retry_max_attempts": "max_retries",
+    "num_retries": "max_retries",
+    "retry_base_s": "base_s",
+    "retry_max_s": "max_s",
+    "retry_jitter_pct": "jitter_pct",
+    "retry_time_budget_s": "time_budget_s",
+    "honor_retry_after": "honor_retry_after",
+}
+_ENV_KNOBS = (
+    "retry_max_attempts",
+    "retry_base_s",
+    "retry_max_s",
+    "retry_jitter_pct",
+    "retry_time_budget_s",
+    "honor_retry_after",
+    "retry_enabled",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +62,8 @@ class RetryPolicy:
     honor_retry_after: bool = True
 
     def __post_init__(self) -> None:
-        if self.max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
+        if isinstance(self.max_retries, bool) or not self.max_retries >= 0:
+            raise ValueError(f"max_retries must be an integer >= 0, got {self.max_retries!r}")
         for name in ("base_s", "max_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"retry {name} must be > 0, got {getattr(self, name)!r}")
@@ -44,49 +74,66 @@ class RetryPolicy:
 
     @classmethod
     def long_run(cls) -> RetryPolicy:
-        """The profile for long batch runs (``retry_enabled=True``)."""
-        return cls(max_retries=8, base_s=5.0, max_s=120.0, jitter_pct=0.25, time_budget_s=900.0)
+        """The profile for long batch runs (``retry_enabled=True``), the seed's defaults."""
+        return cls(max_retries=8, base_s=5.0, max_s=120.0, jitter_pct=0.25, time_budget_s=600.0)
 
-    def with_env(self) -> RetryPolicy:
-        """This policy updated from ``SCILLM_RETRY_*`` (or ``LITELLM_RETRY_*``) variables."""
-        values: dict[str, Any] = {}
-        for kwarg, _, cast in _KNOBS:
-            raw = env(*twins(kwarg.upper()))
-            if raw is not None:
-                values[kwarg] = cast(raw)
-        raw = env(*twins("RETRY_ENABLED"))
-        if raw is not None:
-            values["retry_enabled"] = _flag(raw)
-        return self.with_overrides(values)
-
-    def with_overrides(self, overrides: dict[str, Any]) -> RetryPolicy:
-        """This policy with per-call ``retry_*`` kwargs applied (``retry_enabled`` first)."""
-        if not overrides:
-            return self
-        policy = RetryPolicy.long_run() if overrides.get("retry_enabled") else self
-        changes = {
-            name: overrides[kwarg] for kwarg, name, _ in _KNOBS if overrides.get(kwarg) is not None
-        }
-        attempts = overrides.get("retry_max_attempts")
-        if attempts is not None and not attempts >= 1:
-            raise ValueError(f"retry_max_attempts must be >= 1, got {attempts!r}")
-        if overrides.get("num_retries") is not None:
-            changes["max_retries"] = int(overrides["num_retries"])
-        return replace(policy, **changes) if changes else policy
+    def with_knobs(self, knobs: Mapping[str, Any]) -> RetryPolicy:
+        """This policy with ``retry_*``/``num_retries`` keyword values applied."""
+        changes = {_KNOB_FIELDS[k]: v for k, v in knobs.items() if k in _KNOB_FIELDS}
+        return replace(self, **changes) if changes else self
 
 
-def _flag(raw: str) -> bool:
-    return raw.lower() in ("1", "true", "yes")
+def env_knobs() -> dict[str, Any]:
+    """``SCILLM_RETRY_*`` (or ``LITELLM_RETRY_*``) and ``SCILLM_HONOR_RETRY_AFTER`` as keywords."""
+    knobs: dict[str, Any] = {}
+    for knob in _ENV_KNOBS:
+        names = twins(knob.upper())
+        raw = env(*names)
+        if raw is None:
+            continue
+        kind = RETRY_CHECKS[knob]
+        value: Any
+        if knob in ("retry_enabled", "honor_retry_after"):
+            value = parse_flag(raw, names[0])
+        else:
+            try:
+                value = int(raw) if knob == "retry_max_attempts" else float(raw)
+            except ValueError:
+                raise ValueError(f"{names[0]}={raw!r} is not a number") from None
+        try:
+            kind(knob, value)
+        except ScillmError as exc:
+            raise ValueError(f"{names[0]}: {exc}") from None
+        knobs[knob] = value
+    return knobs
 
 
-_KNOBS: tuple[tuple[str, str, Any], ...] = (
-    ("retry_max_attempts", "max_retries", int),
-    ("retry_base_s", "base_s", float),
-    ("retry_max_s", "max_s", float),
-    ("retry_jitter_pct", "jitter_pct", float),
-    ("retry_time_budget_s", "time_budget_s", float),
-    ("honor_retry_after", "honor_retry_after", _flag),
-)
+@dataclass(frozen=True, slots=True)
+class RetrySettings:
+    """What a Router knows about retries; :meth:`policy` resolves one call's policy."""
+
+    profile: RetryPolicy = field(default_factory=RetryPolicy)
+    layers: tuple[Mapping[str, Any], ...] = ()
+
+    @classmethod
+    def of_router(cls, retry_policy: RetryPolicy | None, num_retries: int | None) -> RetrySettings:
+        """An explicit ``retry_policy`` is used as given; otherwise the environment applies."""
+        layers: list[Mapping[str, Any]] = [] if retry_policy is not None else [env_knobs()]
+        if num_retries is not None:
+            RETRY_CHECKS["num_retries"]("num_retries", num_retries)
+            layers.append({"num_retries": num_retries})
+        return cls(retry_policy or RetryPolicy(), tuple(layers))
+
+    def policy(self, call: Mapping[str, Any]) -> RetryPolicy:
+        """The policy for a call with these ``retry_*`` keywords (highest precedence)."""
+        layers = (*self.layers, call)
+        enabled = next(
+            (lay["retry_enabled"] for lay in reversed(layers) if "retry_enabled" in lay), None
+        )
+        policy = RetryPolicy.long_run() if enabled else self.profile
+        for layer in layers:
+            policy = policy.with_knobs(layer)
+        return policy
 
 
 def should_retry(exc: BaseException) -> bool:
@@ -100,9 +147,8 @@ def should_retry(exc: BaseException) -> bool:
 
 def retry_delay(policy: RetryPolicy, retry_no: int, exc: ScillmError, rng: random.Random) -> float:
     """Seconds to wait before retry ``retry_no`` (1-based) after ``exc``."""
-    backoff = min(policy.max_s, policy.base_s * 2 ** (retry_no - 1))
-    delay = backoff * (1 - policy.jitter_pct * rng.random())
     retry_after = getattr(exc, "retry_after_s", None)
     if policy.honor_retry_after and retry_after is not None:
-        delay = max(delay, float(retry_after))
-    return float(delay)
+        return float(retry_after) * (1 + RETRY_AFTER_JITTER * rng.random())
+    backoff = min(policy.max_s, policy.base_s * 2 ** (retry_no - 1))
+    return float(backoff * (1 - policy.jitter_pct * rng.random()))

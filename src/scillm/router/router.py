@@ -17,6 +17,7 @@ from typing import Any
 
 from scillm import _sync
 from scillm._config import env
+from scillm._request import TRANSPORT_CHECKS, Request, normalise
 from scillm.errors import BudgetExceeded, ScillmError
 from scillm.providers.registry import DEFAULT_MODEL_ENV
 from scillm.router.budget import Budget
@@ -25,7 +26,7 @@ from scillm.router.deployments import STRATEGIES, build_groups
 from scillm.router.images import ImagePolicy, image_policy_from
 from scillm.router.parallel import RouterResult, fan_out, request_kwargs
 from scillm.router.pipeline import Pipeline, error_type_of
-from scillm.router.retry import RetryPolicy
+from scillm.router.retry import RetryPolicy, RetrySettings
 from scillm.types import ChatCompletionChunk
 
 __all__ = ["DEFAULT_MAX_CONCURRENCY", "Router"]
@@ -51,13 +52,24 @@ def _parse_fallbacks(
     return out
 
 
+def _check_timeout(timeout: object) -> None:
+    try:
+        TRANSPORT_CHECKS["timeout"]("timeout", timeout)
+    except ScillmError as exc:
+        raise ValueError(f"Router: {exc}") from None
+
+
 class Router:
     """Route calls over deployments with retries, fallbacks, validation and meta.
 
-    ``completion``/``acompletion`` take the same arguments as :func:`scillm.completion` plus
-    scillm's own options (``response_mode``, ``json_schema``, ``deterministic``, ``cache``,
-    ``retry_*``, ``num_retries``, ``on_attempt``/``on_success``/``on_giveup``), which are never
-    sent to a provider. ``rate_limits={"group": {"rpm": ..., "tpm": ...}}`` paces a group like
+    ``completion``/``acompletion`` take the same arguments as :func:`scillm.completion` (one
+    normaliser, :mod:`scillm._request`) plus scillm's own options (``response_mode``,
+    ``json_schema``, ``deterministic``, ``cache``, ``retry_*``, ``num_retries``,
+    ``on_attempt``/``on_success``/``on_giveup``), which are never sent to a provider.
+    ``timeout`` is one deadline for the whole call, retries and waits included: the call's, else
+    the Router's, else ``SCILLM_TIMEOUT``, else 600 s; a deployment's ``timeout`` caps each of its
+    attempts. ``num_retries`` (default 2, or ``SCILLM_RETRY_MAX_ATTEMPTS``) counts retries after
+    the first failure. ``rate_limits={"group": {"rpm": ..., "tpm": ...}}`` paces a group like
     ``rpm``/``tpm`` in its ``litellm_params`` do.
     """
 
@@ -68,7 +80,7 @@ class Router:
         deterministic: bool = False,
         image_policy: ImagePolicy | Mapping[str, Any] | bool | None = None,
         cache: bool | str | ResponseCache | None = None,
-        num_retries: int = 2,
+        num_retries: int | None = None,
         timeout: float | None = None,
         routing_strategy: str = "simple-shuffle",
         fallbacks: list[Mapping[str, list[str]]] | None = None,
@@ -77,6 +89,8 @@ class Router:
         cooldown_s: float = 5.0,
         rate_limits: Mapping[str, Mapping[str, float]] | None = None,
     ) -> None:
+        if timeout is not None:
+            _check_timeout(timeout)
         if routing_strategy not in STRATEGIES:
             raise ValueError(f"routing_strategy {routing_strategy!r}; choose one of {STRATEGIES}")
         groups = build_groups(model_list)
@@ -88,7 +102,7 @@ class Router:
             deterministic=deterministic,
             image_policy=image_policy_from(image_policy),
             cache=open_cache(cache),
-            policy=retry_policy or RetryPolicy(max_retries=num_retries).with_env(),
+            retry=RetrySettings.of_router(retry_policy, num_retries),
             strategy=routing_strategy,
             timeout=timeout,
             cooldown_s=cooldown_s,
@@ -131,24 +145,25 @@ class Router:
         self, model: str | None = None, messages: Any = None, *, stream: bool = False, **kwargs: Any
     ) -> Any:
         """One call through the pipeline; ``stream=True`` returns an async iterator of chunks."""
-        self._check_open()
-        prep = self._pipeline.prepare(model, messages, kwargs)
-        if stream:
-            return await self._pipeline.open_stream(prep)
-        return await self._pipeline.complete(prep)
+        return await self.arun(normalise(model, messages, kwargs, stream=stream))
 
     def completion(
         self, model: str | None = None, messages: Any = None, *, stream: bool = False, **kwargs: Any
     ) -> Any:
         """Sync twin of :meth:`acompletion` (same pipeline, on scillm's background loop)."""
-        self._check_open()
-        prep = self._pipeline.prepare(model, messages, kwargs)
+        req = normalise(model, messages, kwargs, stream=stream)
         if stream:
-            stream_: AsyncIterator[ChatCompletionChunk] = _sync.run(
-                self._pipeline.open_stream(prep)
-            )
-            return _sync.SyncIterator(stream_)
-        return _sync.run(self._pipeline.complete(prep))
+            chunks: AsyncIterator[ChatCompletionChunk] = _sync.run(self.arun(req))
+            return _sync.SyncIterator(chunks)
+        return _sync.run(self.arun(req))
+
+    async def arun(self, req: Request) -> Any:
+        """Run an already normalised request (what every door of scillm hands the pipeline)."""
+        self._check_open()
+        prep = self._pipeline.prepare(req)
+        if req.stream:
+            return await self._pipeline.open_stream(prep)
+        return await self._pipeline.complete(prep)
 
     # -- fan-out ------------------------------------------------------------------------------
 
@@ -167,7 +182,7 @@ class Router:
             kwargs = request_kwargs(request)
             model = kwargs.pop("model", None)
             messages = kwargs.pop("messages", None)
-            prep = self._pipeline.prepare(model, messages, kwargs)
+            prep = self._pipeline.prepare(normalise(model, messages, kwargs))
             meta = prep.meta
             prep.started = queued
             resp = await self._pipeline.complete(prep)

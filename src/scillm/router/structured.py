@@ -1,9 +1,7 @@
-"""Schema-first structured output: plan the request, validate the reply, repair or fall back once.
+"""Schema-first structured output: validate the reply, repair or fall back once.
 
-Accepted forms: ``response_format={"type": "json_schema", "json_schema": {...}}``, the original's
-``response_mode="schema_first", json_schema=...`` (a bare JSON Schema or the OpenAI wrapper
-``{"name", "schema"}``), a pydantic model class as ``response_format``, and
-``response_format={"type": "json_object"}`` (JSON checked, no schema).
+The request side (every form of ``response_format``/``json_schema``) is planned by
+:mod:`scillm._schema` when the request is normalised.
 
 The ladder: parse → strip code fences → tolerant repair (``json-repair``) → one fallback call
 with ``json_object`` and the schema in the system prompt. Each reply records the rung it reached.
@@ -17,22 +15,12 @@ from typing import Any
 
 import orjson
 
-from scillm.errors import BadRequestError
+from scillm._schema import SchemaPlan
 
-__all__ = ["SchemaPlan", "Validation", "fallback_request", "plan_structured", "validate_reply"]
+__all__ = ["Validation", "fallback_request", "validate_reply"]
 
 _FENCE = re.compile(r"^\s*```(?:json|JSON)?\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL)
 MAX_ERRORS = 5
-
-
-@dataclass(frozen=True, slots=True)
-class SchemaPlan:
-    """What structured output was asked for and what will be sent."""
-
-    mode: str  # "json_schema" | "json_object"
-    schema: dict[str, Any] | None
-    name: str
-    response_format: dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -48,56 +36,6 @@ class Validation:
     @property
     def ok(self) -> bool:
         return self.json_valid and self.schema_valid is not False
-
-
-def _wrapper(json_schema: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """(name, bare schema, OpenAI wrapper) from a bare schema or a ``{name, schema}`` wrapper."""
-    if not isinstance(json_schema, dict):
-        raise BadRequestError(f"json_schema must be a dict, got {type(json_schema).__name__}")
-    if isinstance(json_schema.get("schema"), dict):
-        name = str(json_schema.get("name") or "response")
-        return name, json_schema["schema"], {**json_schema, "name": name}
-    return "response", json_schema, {"name": "response", "schema": json_schema}
-
-
-def _check_schema(schema: dict[str, Any]) -> None:
-    import jsonschema
-
-    try:
-        jsonschema.validators.validator_for(schema).check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise BadRequestError(
-            f"json_schema is not a valid JSON Schema: {exc.message} (at "
-            f"{'/'.join(map(str, exc.absolute_path)) or 'the top level'}); fix it before calling."
-        ) from None
-
-
-def plan_structured(
-    params: dict[str, Any], response_mode: str | None, json_schema: Any
-) -> tuple[SchemaPlan | None, dict[str, Any]]:
-    """The plan for a call and its params rewritten to send it (a pydantic class becomes JSON)."""
-    fmt = params.get("response_format")
-    if response_mode not in (None, "schema_first"):
-        raise BadRequestError(f"response_mode={response_mode!r}; the only mode is 'schema_first'")
-    if json_schema is not None and fmt is None:
-        name, schema, wrapper = _wrapper(json_schema)
-    elif isinstance(fmt, type) and hasattr(fmt, "model_json_schema"):
-        schema = fmt.model_json_schema()
-        name = fmt.__name__
-        wrapper = {"name": name, "schema": schema}
-    elif isinstance(fmt, dict) and fmt.get("type") == "json_schema":
-        name, schema, wrapper = _wrapper(fmt.get("json_schema"))
-    elif isinstance(fmt, dict) and fmt.get("type") == "json_object":
-        return SchemaPlan("json_object", None, "response", fmt), params
-    elif fmt is None and response_mode == "schema_first":
-        raise BadRequestError("response_mode='schema_first' needs json_schema=...")
-    else:
-        return None, params
-    _check_schema(schema)
-    response_format = {"type": "json_schema", "json_schema": wrapper}
-    out = {**params, "response_format": response_format}
-    out.setdefault("temperature", 0)
-    return SchemaPlan("json_schema", schema, name, response_format), out
 
 
 def _strip_fences(text: str) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from scillm._client import OPENAI_PARAMS, check_messages
+from scillm._request import OPENAI_PARAMS, check_messages
 from scillm.agent.answer import fit, plan_format
 from scillm.agent.codex.events import CodexRun
 from scillm.agent.codex.prompt import build_prompt
