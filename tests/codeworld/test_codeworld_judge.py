@@ -13,7 +13,7 @@ from scillm.testing import MockLLMServer
 pytestmark = pytest.mark.usefixtures("isolated")
 
 FAST_LONG = "def solve(x):\n" + "    y = 0\n" * 40 + "    return x * 2\n"
-SLOW_SHORT = "def solve(x):\n    return [x * 2 for _ in range(400000)][0]\n"
+SLOW_SHORT = "def solve(x):\n    return [x * 2 for _ in range(3_000_000)][0]\n"
 WRONG = "def solve(x):\n    return x\n"
 ITEM = {
     "id": "double",
