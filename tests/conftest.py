@@ -4,6 +4,7 @@
 
 Where the tool is missing the test is skipped with the install command — except under CI
 (``CI`` set): ``.ci/run`` installs every tool, so there the test runs and a gap fails loudly.
+The ``mock_llm`` fixture comes from scillm's pytest plugin, opted into here as users do.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import os
 import shutil
 
 import pytest
+
+pytest_plugins = ["scillm.testing.pytest_plugin"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from scillm._extras import SERVE_MODULES, command_requires
 from scillm.errors import ScillmError
 
 __all__ = ["register"]
@@ -37,6 +38,7 @@ def serve_agent(
     trace_path: str | None = typer.Option(None, help="Append redacted JSONL traces here."),
 ) -> None:
     """Serve the mini-agent loop as an OpenAI-compatible API (bearer: SCILLM_AGENT_TOKEN)."""
+    command_requires(*SERVE_MODULES, extra="serve", feature="scillm serve agent")
     from scillm.agent.server import create_app
     from scillm.agent.settings import AgentServerSettings
 
@@ -71,6 +73,7 @@ def serve_codex_sidecar(
     echo: bool | None = typer.Option(None, help="Echo prompts instead of running Codex."),
 ) -> None:
     """Serve the Codex CLI as an OpenAI-compatible API (bearer: CODEX_SIDECAR_TOKEN)."""
+    command_requires(*SERVE_MODULES, extra="serve", feature="scillm serve codex-sidecar")
     import shlex
 
     from scillm.agent.codex.settings import CodexSidecarSettings

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import hmac
 
-from fastapi import Request
-from fastapi.responses import JSONResponse
+try:
+    from fastapi import Request
+    from fastapi.responses import JSONResponse
+except ImportError:  # without the 'serve' extra, say so
+    from scillm._extras import require
+
+    require("fastapi", extra="serve", feature="the agent servers")
+    raise
 
 from scillm.agent.wire import error_body
 

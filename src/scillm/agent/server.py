@@ -19,8 +19,14 @@ import asyncio
 import time
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+try:
+    from fastapi import Depends, FastAPI, Request
+    from fastapi.responses import JSONResponse, Response, StreamingResponse
+except ImportError:  # without the 'serve' extra, say so
+    from scillm._extras import require
+
+    require("fastapi", extra="serve", feature="the agent server")
+    raise
 
 from scillm._request import OPENAI_PARAMS, normalise
 from scillm.agent.guard import Refused, check_bearer

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from scillm._extras import SERVE_MODULES, command_requires
+
 __all__ = ["register"]
 
 DEFAULT_PORT = 8787
@@ -41,6 +43,7 @@ def serve(
     ),
 ) -> None:
     """Serve the Certainly proof bridge: POST /bridge/complete, GET /healthz."""
+    command_requires(*SERVE_MODULES, extra="serve", feature="scillm serve certainly")
     import uvicorn
 
     from scillm.certainly.server import create_app

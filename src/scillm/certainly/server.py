@@ -15,8 +15,15 @@ This is the only module of ``scillm.certainly`` that imports FastAPI.
 from __future__ import annotations
 
 import orjson
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+
+try:
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse, Response
+except ImportError:  # without the 'serve' extra, say so
+    from scillm._extras import require
+
+    require("fastapi", extra="serve", feature="the Certainly bridge")
+    raise
 
 from scillm.certainly.bridge import Bridge
 from scillm.certainly.envelope import BridgeError

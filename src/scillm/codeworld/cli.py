@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from scillm._extras import SERVE_MODULES, command_requires
 from scillm.codeworld.settings import DEFAULT_HOST, DEFAULT_PORT, BridgeSettings
 
 __all__ = ["register"]
@@ -29,6 +30,7 @@ def register(app: typer.Typer, serve_app: typer.Typer) -> None:
 
         A bearer token is required when CODEWORLD_TOKEN (or SCILLM_CODEWORLD_TOKEN) is set.
         """
+        command_requires(*SERVE_MODULES, extra="serve", feature="scillm serve codeworld")
         import uvicorn
 
         from scillm.codeworld.server import create_app

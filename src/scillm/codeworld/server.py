@@ -18,8 +18,14 @@ import hmac
 import json
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import Response
+try:
+    from fastapi import FastAPI, Request
+    from fastapi.responses import Response
+except ImportError:  # without the 'serve' extra, say so
+    from scillm._extras import require
+
+    require("fastapi", extra="serve", feature="the CodeWorld bridge")
+    raise
 
 from scillm import __version__
 from scillm.codeworld.engine import run_request

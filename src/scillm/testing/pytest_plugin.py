@@ -1,6 +1,8 @@
 """pytest plugin: the ``mock_llm`` fixture, a running ``MockLLMServer`` per test.
 
-Usage::
+Opt-in (installing scillm does not load it into every pytest run): in your top-level
+``conftest.py`` write ``pytest_plugins = ["scillm.testing.pytest_plugin"]``, or run
+``pytest -p scillm.testing.pytest_plugin``. Then::
 
     def test_pipeline(mock_llm):
         mock_llm.set_reply("hello")

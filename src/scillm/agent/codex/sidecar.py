@@ -21,8 +21,14 @@ import asyncio
 import shutil
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+try:
+    from fastapi import Depends, FastAPI, Request
+    from fastapi.responses import JSONResponse, Response, StreamingResponse
+except ImportError:  # without the 'serve' extra, say so
+    from scillm._extras import require
+
+    require("fastapi", extra="serve", feature="the Codex sidecar")
+    raise
 
 from scillm._request import OPENAI_PARAMS, check_messages
 from scillm.agent.answer import fit, plan_format

@@ -1,4 +1,4 @@
-"""Tools from an MCP server started over stdio (the ``mcp`` package, imported only here).
+"""Tools from an MCP server started over stdio (``mcp``, from the ``agent`` extra, imported here).
 
     async with MCPStdioTools("python", ["my_server.py"]) as tools:
         specs = await tools.list_tools()
@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
+from scillm._extras import require
 from scillm.agent.tools.base import ToolResult, function_spec
 from scillm.errors import EngineUnavailable
 
@@ -39,6 +40,7 @@ class MCPStdioTools:
         cwd: str | None = None,
         start_timeout_s: float = 30.0,
     ) -> None:
+        require("mcp", extra="agent", feature="MCPStdioTools (tools from an MCP server)")
         self.command, self.args = command, list(args)
         self.env, self.cwd = dict(env or {}), cwd
         self.start_timeout_s = start_timeout_s
