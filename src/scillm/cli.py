@@ -6,6 +6,7 @@ import time
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from scillm.errors import ScillmError
 
@@ -39,7 +40,7 @@ def demo(
             model, say=console.print, on_token=lambda s: console.print(s, end="", markup=False)
         )
     except ScillmError as exc:
-        console.print(f"[red]demo failed:[/] {exc}")
+        console.print(f"[red]demo failed:[/] {escape(str(exc))}")
         raise typer.Exit(1) from exc
     console.print(
         f"[green]done[/] in {time.perf_counter() - t0:.2f} s: "
