@@ -7,18 +7,35 @@ for configuration. Names are tried in order (``SCILLM_X`` before its documented 
 
     timeout = setting(timeout, 600.0, float, "SCILLM_TIMEOUT")   # argument wins when not None
     enabled = env_flag(False, *twins("RETRY_ENABLED"))
+    kwargs = resolve(given, {"port": (int, "X_PORT"), "echo": (bool, "X_ECHO", "Y_ECHO")})
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
-__all__ = ["env", "env_flag", "env_float", "env_int", "parse_flag", "setting", "twins"]
+__all__ = [
+    "Kind",
+    "Source",
+    "env",
+    "env_flag",
+    "env_float",
+    "env_int",
+    "parse_flag",
+    "resolve",
+    "setting",
+    "twins",
+]
 
 T = TypeVar("T")
+Kind = type | Callable[[str, str], object]
+"""How an environment value parses: ``bool``, ``int``, ``float``, ``str``, or a function
+``(raw, variable_name) -> value`` that raises a ValueError naming the variable."""
+Source = tuple[Kind, *tuple[str, ...]]
+"""A setting's kind and its environment variables, in the order they are tried."""
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -101,6 +118,10 @@ _CASTS: dict[type, Callable[[str, str], object]] = {
 }
 
 
+def _cast(kind: Kind) -> Callable[[str, str], object]:
+    return _CASTS[kind] if isinstance(kind, type) else kind
+
+
 def setting(explicit: T | None, default: T, kind: type[T], *names: str) -> T:
     """The one precedence rule: ``explicit`` when not None, else the environment, else ``default``.
 
@@ -108,5 +129,19 @@ def setting(explicit: T | None, default: T, kind: type[T], *names: str) -> T:
     """
     if explicit is not None:
         return explicit
-    cast = _CASTS[kind]
-    return _typed(default, names, cast)  # type: ignore[arg-type]
+    return _typed(default, names, _cast(kind))  # type: ignore[arg-type]
+
+
+def resolve(given: Mapping[str, Any], sources: Mapping[str, Source]) -> dict[str, Any]:
+    """Keyword arguments for a settings dataclass by the same rule, field by field.
+
+    A field's ``given`` value when not None, else its variables' (``sources`` maps a field to
+    its kind and names, tried in order) parsed as its kind; a field with neither is left out,
+    so the dataclass default applies. Given fields that have no source are kept as they are.
+    """
+    out = {key: value for key, value in given.items() if value is not None}
+    for key, (kind, *names) in sources.items():
+        found = None if key in out else _found(*names)
+        if found is not None:
+            out[key] = _cast(kind)(found[1], found[0])
+    return out

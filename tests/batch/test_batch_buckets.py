@@ -202,6 +202,10 @@ def test_from_env_reads_the_variables(monkeypatch: pytest.MonkeyPatch) -> None:
         strict.acquire()
     with pytest.raises(TimeoutError):
         strict.acquire()
+    monkeypatch.setenv("SCILLM_BUCKET_MAX_SLEEP_S", "soon")
+    with pytest.raises(ValueError, match="SCILLM_BUCKET_MAX_SLEEP_S='soon' is not a number"):
+        TokenBucket.from_env(default_max_sleep_s=1.0)
+    monkeypatch.delenv("SCILLM_BUCKET_MAX_SLEEP_S")
     monkeypatch.setenv("SCILLM_BUCKET_RATE", "fast")
     with pytest.raises(ValueError, match="SCILLM_BUCKET_RATE"):
         TokenBucket.from_env()

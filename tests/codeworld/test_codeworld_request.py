@@ -152,6 +152,35 @@ def test_the_seed_comes_from_the_argument_then_the_environment(
     assert parse_request(envelope([item()], seed=7)).config.seed == 7
     monkeypatch.delenv("SCILLM_DETERMINISTIC_SEED")
     assert parse_request(envelope([item()])).config.seed >= 0  # fresh, and reported
+    monkeypatch.setenv("SCILLM_DETERMINISTIC_SEED", "forty")
+    found = problems(envelope([item()]))
+    assert "SCILLM_DETERMINISTIC_SEED='forty' is not an integer" in found["seed"]
+    assert parse_request(envelope([item()], seed=7)).config.seed == 7  # the variable is not read
+    monkeypatch.setenv("SCILLM_DETERMINISTIC_SEED", "-1")
+    assert "negative" in problems(envelope([item()]))["seed"]
+
+
+def test_search_defaults_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("GITHUB_ACTIONS", "SCILLM_CODEWORLD_MCTS_AUTO_N"):
+        monkeypatch.delenv(name, raising=False)
+    mcts = envelope([item()], strategy="mcts")
+
+    def search(body: dict[str, Any]) -> tuple[int, int]:
+        found = parse_request(body).config.search
+        return found.rollouts, found.n_variants
+
+    monkeypatch.setenv("SCILLM_CI", "0")  # a flag: 0 is not CI
+    monkeypatch.delenv("CODEWORLD_MCTS_AUTO_N", raising=False)
+    assert search(mcts) == (64, 6)
+    monkeypatch.setenv("SCILLM_CI", "1")
+    monkeypatch.setenv("CODEWORLD_MCTS_AUTO_N", "3")
+    assert search(mcts) == (24, 3)
+    assert search(envelope([item()], strategy="mcts", n_variants=2)) == (24, 2)
+    monkeypatch.setenv("SCILLM_CI", "sometimes")
+    monkeypatch.setenv("CODEWORLD_MCTS_AUTO_N", "three")
+    found = problems(mcts)
+    assert "SCILLM_CI='sometimes' is not a flag" in found["provider.args"]
+    assert "CODEWORLD_MCTS_AUTO_N='three' is not an integer" in found["provider.args.n_variants"]
 
 
 def test_values_that_cannot_travel_are_refused_with_their_place() -> None:

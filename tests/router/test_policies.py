@@ -7,7 +7,9 @@ import base64
 import pytest
 
 import scillm
+from precedence import Setting, precedence_test
 from scillm import DeterminismWarning, Router
+from scillm.router.determinism import apply_determinism
 from scillm.testing import MockLLMServer
 
 USER = [{"role": "user", "content": "hi"}]
@@ -35,6 +37,15 @@ def test_call_seed_beats_the_global_seed(
     monkeypatch.setenv("SCILLM_DETERMINISTIC_SEED", "1234")
     Router(deterministic=True).completion(messages=USER, seed=7, **adhoc(mock_llm))
     assert mock_llm.last_request.body["seed"] == 7
+
+
+def deterministic(**given: object) -> dict[str, object]:
+    return apply_determinism(given)
+
+
+test_the_seed_is_the_call_s_then_the_environment_s = precedence_test(
+    {"seed": Setting(deterministic, "seed", ("SCILLM_DETERMINISTIC_SEED",), ("12", 12), 7, "soon")}
+)
 
 
 def test_overriding_a_caller_value_warns(mock_llm: MockLLMServer) -> None:

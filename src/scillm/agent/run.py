@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scillm._config import env, twins
+from scillm._config import Source, resolve, twins
 from scillm._schema import SchemaPlan
 from scillm.agent.answer import conform, plan_format
 from scillm.agent.loop import AgentLoop
@@ -51,11 +51,11 @@ AGENT_PARAMS = frozenset(
         "tool_http_headers",
     }
 )
-ENV_OPTIONS = {
-    "max_iterations": "MINI_AGENT_MAX_ITERATIONS",
-    "max_seconds": "MINI_AGENT_MAX_SECONDS",
-    "allowed_languages": "MINI_AGENT_LANGUAGES",
-    "tool_backend": "MINI_AGENT_TOOL_BACKEND",
+ENV_OPTIONS: dict[str, Source] = {
+    "max_iterations": (int, *twins("MINI_AGENT_MAX_ITERATIONS")),
+    "max_seconds": (float, *twins("MINI_AGENT_MAX_SECONDS")),
+    "allowed_languages": (str, *twins("MINI_AGENT_LANGUAGES")),
+    "tool_backend": (str, *twins("MINI_AGENT_TOOL_BACKEND")),
 }
 _NOT_FORWARDED = AGENT_PARAMS | {
     "tools",
@@ -85,22 +85,12 @@ class AgentRequest:
     forwarded: dict[str, Any] = field(default_factory=dict)
 
 
-def env_defaults() -> dict[str, Any]:
-    """Option defaults from the environment, ``SCILLM_`` or ``LITELLM_`` prefixed:
-    ``MINI_AGENT_MAX_ITERATIONS``, ``_MAX_SECONDS``, ``_LANGUAGES`` (comma-separated),
-    ``_TOOL_BACKEND``. A malformed number is a ValueError naming the variable."""
-    out: dict[str, Any] = {}
-    for option, suffix in ENV_OPTIONS.items():
-        raw = env(*twins(suffix))
-        if raw is None:
-            continue
-        out[option] = raw
-        if option in ("max_iterations", "max_seconds"):
-            try:
-                out[option] = int(raw) if option == "max_iterations" else float(raw)
-            except ValueError:
-                raise ValueError(f"SCILLM_{suffix}={raw!r} is not a number") from None
-    return out
+def env_defaults(given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Option defaults: ``given`` (None values are unset), then the environment, ``SCILLM_`` or
+    ``LITELLM_`` prefixed: ``MINI_AGENT_MAX_ITERATIONS``, ``_MAX_SECONDS``, ``_LANGUAGES``
+    (comma-separated), ``_TOOL_BACKEND``. A malformed number is a ValueError naming the
+    variable."""
+    return resolve(given or {}, ENV_OPTIONS)
 
 
 def parse_request(

@@ -13,6 +13,9 @@
 |                   | MINI_AGENT_STORE_PATH (default mini_agent_traces.jsonl)    |                |
 | option defaults   | SCILLM_MINI_AGENT_MAX_ITERATIONS, _MAX_SECONDS, _LANGUAGES | 6, 180, all,   |
 |                   | and _TOOL_BACKEND (or the LITELLM_ twins)                  | sandbox        |
+
+MINI_AGENT_STORE_TRACES is a flag (1/0, true/false, yes/no, on/off). A malformed value is a
+ValueError naming the variable; a variable is not read when its setting is given.
 """
 
 from __future__ import annotations
@@ -23,13 +26,40 @@ from typing import Any
 
 import orjson
 
-from scillm._config import env
+from scillm._config import Source, env, env_flag, resolve
 from scillm.agent.run import env_defaults, parse_request
 
 __all__ = ["DEFAULT_PORT", "AgentServerSettings"]
 
 DEFAULT_PORT = 8788
 DEFAULT_TRACE_FILE = "mini_agent_traces.jsonl"
+
+
+def _bases(raw: str, _name: str) -> tuple[str, ...]:
+    return tuple(raw.split(","))
+
+
+def _headers(raw: str, name: str) -> dict[str, str]:
+    try:
+        headers = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        headers = None
+    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+        raise ValueError(f'{name}={raw!r} is not a JSON object of strings; e.g. {{"X-Key": "v"}}')
+    return headers
+
+
+_SOURCES: dict[str, Source] = {
+    "host": (str, "SCILLM_AGENT_HOST", "MINI_AGENT_API_HOST"),
+    "port": (int, "SCILLM_AGENT_PORT", "MINI_AGENT_API_PORT"),
+    "target_model": (str, "SCILLM_AGENT_TARGET_MODEL", "MINI_AGENT_TARGET_MODEL"),
+    "target_api_base": (str, "SCILLM_AGENT_TARGET_API_BASE"),
+    "target_api_key": (str, "SCILLM_AGENT_TARGET_API_KEY"),
+    "token": (str, "SCILLM_AGENT_TOKEN", "MINI_AGENT_API_TOKEN"),
+    "http_tool_bases": (_bases, "SCILLM_AGENT_HTTP_TOOL_BASES"),
+    "http_tool_headers": (_headers, "MINI_AGENT_TOOL_HTTP_HEADERS"),
+    "trace_path": (str, "SCILLM_AGENT_TRACE_PATH"),
+}
 
 
 @dataclass(frozen=True)
@@ -58,21 +88,11 @@ class AgentServerSettings:
     @classmethod
     def from_env(cls, **given: Any) -> AgentServerSettings:
         """Settings from ``given`` (None means unset), then the environment, then defaults."""
-        given = {k: v for k, v in given.items() if v is not None}
-        found: dict[str, Any] = {
-            "host": env("SCILLM_AGENT_HOST", "MINI_AGENT_API_HOST"),
-            "port": _int(env("SCILLM_AGENT_PORT", "MINI_AGENT_API_PORT"), "SCILLM_AGENT_PORT"),
-            "target_model": env("SCILLM_AGENT_TARGET_MODEL", "MINI_AGENT_TARGET_MODEL"),
-            "target_api_base": env("SCILLM_AGENT_TARGET_API_BASE"),
-            "target_api_key": env("SCILLM_AGENT_TARGET_API_KEY"),
-            "token": env("SCILLM_AGENT_TOKEN", "MINI_AGENT_API_TOKEN"),
-            "http_tool_bases": tuple((env("SCILLM_AGENT_HTTP_TOOL_BASES") or "").split(",")),
-            "http_tool_headers": _headers(env("MINI_AGENT_TOOL_HTTP_HEADERS")),
-            "trace_path": env("SCILLM_AGENT_TRACE_PATH") or _stored_traces(),
-        }
-        defaults = {**env_defaults(), **given.pop("defaults", {})}
-        values = {k: v for k, v in found.items() if v is not None} | given
-        return cls(**values, defaults=defaults)
+        values = resolve(given, _SOURCES)
+        if "trace_path" not in values and env_flag(False, "MINI_AGENT_STORE_TRACES"):
+            values["trace_path"] = env("MINI_AGENT_STORE_PATH") or DEFAULT_TRACE_FILE
+        values["defaults"] = env_defaults(values.get("defaults") or {})
+        return cls(**values)
 
     def public(self) -> dict[str, Any]:
         """The settings without secrets (for /healthz and logs)."""
@@ -81,30 +101,3 @@ class AgentServerSettings:
         out["target_api_key"] = bool(self.target_api_key)
         out["http_tool_headers"] = sorted(self.http_tool_headers)
         return out
-
-
-def _int(raw: str | None, name: str) -> int | None:
-    if raw is None:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a port number") from None
-
-
-def _headers(raw: str | None) -> dict[str, str] | None:
-    if raw is None:
-        return None
-    try:
-        headers = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        headers = None
-    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
-        raise ValueError("MINI_AGENT_TOOL_HTTP_HEADERS must be a JSON object of strings")
-    return headers
-
-
-def _stored_traces() -> str | None:
-    if env("MINI_AGENT_STORE_TRACES") != "1":
-        return None
-    return env("MINI_AGENT_STORE_PATH") or DEFAULT_TRACE_FILE

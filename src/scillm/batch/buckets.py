@@ -27,7 +27,7 @@ import threading
 import time
 from typing import Any, Self
 
-from scillm._config import env, env_float
+from scillm._config import env_float, setting
 from scillm.errors import TimeoutError
 
 __all__ = ["AsyncTokenBucket", "TokenBucket", "token_bucket_from_env"]
@@ -157,12 +157,14 @@ class _Bucket:
         name: str | None = None,
     ) -> Self:
         """A bucket from ``SCILLM_BUCKET_RATE``, ``SCILLM_BUCKET_CAPACITY`` and
-        ``SCILLM_BUCKET_MAX_SLEEP_S``, each falling back to its default (read now)."""
-        max_sleep_s = default_max_sleep_s
-        if env("SCILLM_BUCKET_MAX_SLEEP_S") is not None:
-            max_sleep_s = env_float(0.0, "SCILLM_BUCKET_MAX_SLEEP_S")
-        rate = env_float(default_rate, "SCILLM_BUCKET_RATE")
-        return cls(rate, env_float(default_capacity, "SCILLM_BUCKET_CAPACITY"), max_sleep_s, name)
+        ``SCILLM_BUCKET_MAX_SLEEP_S``, each falling back to its default (read now); a malformed
+        value is a ValueError naming the variable."""
+        return cls(
+            env_float(default_rate, "SCILLM_BUCKET_RATE"),
+            env_float(default_capacity, "SCILLM_BUCKET_CAPACITY"),
+            setting(None, default_max_sleep_s, float, "SCILLM_BUCKET_MAX_SLEEP_S"),
+            name,
+        )
 
     @property
     def rate_per_sec(self) -> float:

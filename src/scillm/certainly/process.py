@@ -16,6 +16,8 @@ import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from scillm._config import setting
+
 __all__ = ["Ran", "Toolchain", "ask", "find_toolchain", "install_prefix", "run"]
 
 OUTPUT_LIMIT = 1 << 20
@@ -139,7 +141,7 @@ async def find_toolchain(
     A prover that is missing or does not answer ``--version`` is unavailable, with a message
     that says how to install or configure it.
     """
-    wanted = configured or os.environ.get(env_var) or default
+    wanted = setting(configured, default, str, env_var)
     path = shutil.which(wanted)
     if path is None:
         problem = f"{wanted!r} not found; {install_hint} (or set {env_var})"

@@ -3,7 +3,8 @@
 Precedence: argument → environment → default. The environment names are the original bridge's:
 ``CERTAINLY_BRIDGE_TIMEOUT_SECONDS`` (then ``LEAN4_BRIDGE_TIMEOUT_SECONDS``) for the batch
 deadline, ``CERTAINLY_BACKEND`` for the default backend, ``SCILLM_CERTAINLY_MODEL`` for the
-model that writes proofs of natural-language requirements.
+model that writes proofs of natural-language requirements. A malformed number is a ValueError
+naming the variable.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from scillm._config import env, env_float
+from scillm._config import Source, resolve
 from scillm.certainly.engine import DEFAULT_TIMEOUT_S
 from scillm.certainly.items import BACKENDS
 from scillm.certainly.prove import MODEL_ENV
@@ -22,6 +23,11 @@ __all__ = ["DEFAULT_MAX_SECONDS", "MAX_BEST_OF", "MAX_REFINEMENTS", "BridgeSetti
 DEFAULT_MAX_SECONDS = 300.0
 MAX_SECONDS_ENV = ("CERTAINLY_BRIDGE_TIMEOUT_SECONDS", "LEAN4_BRIDGE_TIMEOUT_SECONDS")
 BACKEND_ENV = "CERTAINLY_BACKEND"
+_SOURCES: dict[str, Source] = {
+    "max_seconds": (float, *MAX_SECONDS_ENV),
+    "backend": (str, BACKEND_ENV),
+    "model": (str, MODEL_ENV),
+}
 # Bounds on what one request may ask for: each candidate and round is a paid model call.
 MAX_BEST_OF = 8
 MAX_REFINEMENTS = 10
@@ -66,13 +72,7 @@ class BridgeSettings:
     @classmethod
     def from_env(cls, **overrides: Any) -> BridgeSettings:
         """Settings from ``overrides`` (None means "not given"), then the environment."""
-        given = {key: value for key, value in overrides.items() if value is not None}
-        unknown = set(given) - {f.name for f in dataclasses.fields(cls)}
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"unknown bridge setting(s): {', '.join(sorted(unknown))}")
-        given.setdefault("max_seconds", env_float(DEFAULT_MAX_SECONDS, *MAX_SECONDS_ENV))
-        if env(BACKEND_ENV):
-            given.setdefault("backend", env(BACKEND_ENV))
-        if env(MODEL_ENV):
-            given.setdefault("model", env(MODEL_ENV))
-        return cls(**given)
+        return cls(**resolve(overrides, _SOURCES))

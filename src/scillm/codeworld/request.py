@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
-from scillm._config import env
+from scillm._config import env_flag, env_int
 from scillm.codeworld.items import Item, parse_items
 from scillm.codeworld.metrics import BUILTIN_METRICS, DEFAULT_WEIGHTS
-from scillm.codeworld.settings import LLMSpec, generator_defaults
+from scillm.codeworld.settings import LLMSpec, env_names, generator_defaults
 from scillm.codeworld.validation import Checker, Loc
 
 __all__ = [
@@ -36,7 +36,11 @@ __all__ = [
     "parse_request",
 ]
 
+T = TypeVar("T")
+
 STRATEGIES = ("baseline", "mcts")
+SEED_ENV = "SCILLM_DETERMINISTIC_SEED"
+CI_ENV = ("SCILLM_CI", "GITHUB_ACTIONS")  # a flag: smaller default searches in CI
 JUDGE_MODES = ("lex", "weighted")
 DEFAULT_MAX_SECONDS = 300.0
 DEFAULT_RUBRIC = "Prefer correct, clear, idiomatic and efficient programs."
@@ -210,18 +214,19 @@ def _search(
         if uct is not None and uct != config["exploration_constant"]:
             check.add((*loc, "exploration_constant"), "is an alias of uct_c: give one of them")
         uct = config["exploration_constant"]
-    in_ci = env("SCILLM_CI", "GITHUB_ACTIONS") is not None
+    in_ci = _from_env(lambda: env_flag(False, *CI_ENV), False, check, loc)
     default_rollouts, default_depth = (24, 5) if in_ci else (64, 8)
-    auto_n = env("SCILLM_CODEWORLD_MCTS_AUTO_N", "CODEWORLD_MCTS_AUTO_N")
+    n_variants = config.get("n_variants")
+    if n_variants is None:
+        auto_n = env_names("MCTS_AUTO_N")
+        n_variants = _from_env(lambda: env_int(6, *auto_n), 6, check, (*loc, "n_variants"))
     return SearchSpec(
         rollouts=_int(config.get("rollouts"), default_rollouts, check, (*loc, "rollouts")),
         depth=_int(config.get("depth"), default_depth, check, (*loc, "depth"), minimum=1),
         uct_c=1.4 if uct is None else (check.number(uct, (*loc, "uct_c")) or 0.0),
         max_seconds=check.number(config.get("max_seconds"), (*loc, "max_seconds"), positive=True),
         autogenerate=bool(check.boolean(config.get("autogenerate"), (*loc, "autogenerate"))),
-        n_variants=_int(
-            config.get("n_variants", auto_n), 6, check, (*loc, "n_variants"), minimum=1
-        ),
+        n_variants=_int(n_variants, 6, check, (*loc, "n_variants"), minimum=1),
     )
 
 
@@ -317,8 +322,6 @@ def _choice(value: Any, allowed: tuple[str, ...], check: Checker, loc: Loc) -> s
 
 
 def _int(value: Any, default: int, check: Checker, loc: Loc, minimum: int = 0) -> int:
-    if isinstance(value, str) and value.isdigit():  # from an environment variable
-        value = int(value)
     found = check.integer(value, loc, minimum=minimum)
     return default if found is None else found
 
@@ -328,13 +331,20 @@ def _seed(seed: int | None, check: Checker) -> int:
     (reported in the manifest, so any run can be repeated)."""
     if seed is not None:
         return seed
-    raw = env("SCILLM_DETERMINISTIC_SEED")
-    if raw is None:
-        return secrets.randbelow(2**31)
-    if not raw.isdigit():
-        check.add(("seed",), f"SCILLM_DETERMINISTIC_SEED={raw!r} is not a non-negative integer")
-        return 0
-    return int(raw)
+    found = _from_env(lambda: env_int(secrets.randbelow(2**31), SEED_ENV), 0, check, ("seed",))
+    if found < 0:
+        check.add(("seed",), f"{SEED_ENV}={found} is negative; set it to an integer >= 0")
+    return found
+
+
+def _from_env(read: Callable[[], T], fallback: T, check: Checker, loc: Loc) -> T:
+    """A setting read from the environment; a malformed one is a problem at ``loc`` (its
+    message names the variable) and ``fallback`` stands in for it."""
+    try:
+        return read()
+    except ValueError as exc:
+        check.add(loc, str(exc))
+        return fallback
 
 
 def derive_seed(seed: int, item: Item, purpose: str) -> int:

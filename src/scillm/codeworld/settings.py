@@ -4,19 +4,23 @@ argument → ``SCILLM_CODEWORLD_<NAME>`` → ``CODEWORLD_<NAME>`` → default.
 =========================  =========================================================
 ``..._MODEL``              generator model of the search (default: scillm's default model)
 ``..._CONCURRENCY``        sandboxed processes at once (default: 2 per CPU)
-``..._ALLOW_RLIMITS_ONLY`` ``1`` runs code with rlimits alone where bwrap is missing
+``..._ALLOW_RLIMITS_ONLY`` a flag: ``1`` runs code with rlimits alone where bwrap is missing
 ``..._TOKEN``              bearer token the bridge requires (none: no auth)
 ``..._BASE``               the bridge's URL, for the provider (none: in-process engine)
 ``..._MCTS_AUTO_N``        variants ``codeworld/mcts:auto`` generates first (default 6)
 =========================  =========================================================
+
+Flags take ``1``/``0``, ``true``/``false``, ``yes``/``no``, ``on``/``off``; a malformed value is a
+ValueError naming the variable.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any, ClassVar, Self
 
-from scillm._config import env
+from scillm._config import Source, env, resolve
 from scillm.providers.registry import default_model
 
 __all__ = [
@@ -25,6 +29,7 @@ __all__ = [
     "BridgeSettings",
     "EngineSettings",
     "LLMSpec",
+    "env_names",
     "generator_defaults",
     "setting",
 ]
@@ -36,7 +41,12 @@ DEFAULT_TEMPERATURE = 0.7
 
 def setting(name: str) -> str | None:
     """``SCILLM_CODEWORLD_<name>``, else ``CODEWORLD_<name>``, else None."""
-    return env(f"SCILLM_CODEWORLD_{name}", f"CODEWORLD_{name}")
+    return env(*env_names(name))
+
+
+def env_names(name: str) -> tuple[str, str]:
+    """The variables of setting ``name``, in the order they are tried."""
+    return (f"SCILLM_CODEWORLD_{name}", f"CODEWORLD_{name}")
 
 
 @dataclass(frozen=True)
@@ -59,10 +69,22 @@ class EngineSettings:
 
     concurrency: int = 0  # 0: two per CPU (a run waits on bwrap's set-up as much as it computes)
     allow_rlimits_only: bool = False
+    _SOURCES: ClassVar[dict[str, Source]] = {
+        "concurrency": (int, *env_names("CONCURRENCY")),
+        "allow_rlimits_only": (bool, *env_names("ALLOW_RLIMITS_ONLY")),
+    }
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 0:
+            raise ValueError(
+                f"concurrency (SCILLM_CODEWORLD_CONCURRENCY) must be 0 (two per CPU) or more, "
+                f"not {self.concurrency}"
+            )
 
     @classmethod
-    def from_env(cls) -> EngineSettings:
-        return cls(concurrency=_int("CONCURRENCY"), allow_rlimits_only=_flag("ALLOW_RLIMITS_ONLY"))
+    def from_env(cls, **given: Any) -> Self:
+        """Settings from ``given`` (None means "not given"), then the environment, then defaults."""
+        return cls(**resolve(given, cls._SOURCES))
 
     @property
     def processes(self) -> int:
@@ -74,21 +96,7 @@ class BridgeSettings(EngineSettings):
     """The bridge: engine settings plus an optional bearer token."""
 
     token: str | None = None
-
-    @classmethod
-    def from_env(cls) -> BridgeSettings:
-        base = EngineSettings.from_env()
-        return cls(base.concurrency, base.allow_rlimits_only, token=setting("TOKEN"))
-
-
-def _flag(name: str) -> bool:
-    return (setting(name) or "").lower() in ("1", "true", "yes")
-
-
-def _int(name: str) -> int:
-    raw = setting(name)
-    if raw is None:
-        return 0
-    if not raw.isdigit():
-        raise ValueError(f"SCILLM_CODEWORLD_{name}={raw!r} is not a whole number")
-    return int(raw)
+    _SOURCES: ClassVar[dict[str, Source]] = {
+        **EngineSettings._SOURCES,
+        "token": (str, *env_names("TOKEN")),
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from scillm._config import env
+from scillm._config import setting
 
 __all__ = ["FIXED_SAMPLING", "DeterminismWarning", "apply_determinism", "sampling_of"]
 
@@ -16,26 +16,18 @@ FIXED_SAMPLING: dict[str, float] = {
     "frequency_penalty": 0,
 }
 SAMPLING_KEYS = (*FIXED_SAMPLING, "seed")
+SEED_ENV = "SCILLM_DETERMINISTIC_SEED"
 
 
 class DeterminismWarning(UserWarning):
     """A caller's sampling value was overridden by deterministic mode."""
 
 
-def _env_seed() -> int | None:
-    raw = env("SCILLM_DETERMINISTIC_SEED")
-    if raw is None:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"SCILLM_DETERMINISTIC_SEED={raw!r} is not an integer") from None
-
-
 def apply_determinism(params: dict[str, Any]) -> dict[str, Any]:
     """``params`` with sampling forced to its deterministic values and a seed when one is known.
 
-    Seed precedence: the call's ``seed``, then ``SCILLM_DETERMINISTIC_SEED``.
+    Seed precedence: the call's ``seed``, then ``SCILLM_DETERMINISTIC_SEED`` (an integer; a
+    malformed one is a ValueError naming it).
     """
     overridden = {k: params[k] for k, v in FIXED_SAMPLING.items() if params.get(k) not in (None, v)}
     if overridden:
@@ -45,10 +37,9 @@ def apply_determinism(params: dict[str, Any]) -> dict[str, Any]:
             stacklevel=4,
         )
     out = {**params, **FIXED_SAMPLING}
-    if out.get("seed") is None:
-        seed = _env_seed()
-        if seed is not None:
-            out["seed"] = seed
+    seed = setting(out.get("seed"), None, int, SEED_ENV)
+    if seed is not None:
+        out["seed"] = seed
     return out
 
 

@@ -10,6 +10,8 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from scillm._config import env
+
 __all__ = [
     "BWRAP_ENV",
     "WORKDIR",
@@ -48,7 +50,7 @@ UID_SPAN = 1 << 24
 
 def find_bwrap() -> str | None:
     """``$SCILLM_BWRAP`` if set (None when that path does not exist), else bwrap on PATH."""
-    configured = os.environ.get(BWRAP_ENV)
+    configured = env(BWRAP_ENV)
     if configured:
         return configured if os.access(configured, os.X_OK) else None
     return shutil.which("bwrap")

@@ -14,7 +14,10 @@
 | timeout_s       | CODEX_SIDECAR_TIMEOUT_S, ABS_TIMEOUT_S         | 90                           |
 | extra_args      | CODEX_SIDECAR_EXTRA_ARGS (shell-split)         | none                         |
 | token           | CODEX_SIDECAR_TOKEN (bearer for clients)       | none (no auth)               |
-| echo            | CODEX_SIDECAR_ECHO=1, CODEX_ECHO_MODE=1        | off                          |
+| echo            | CODEX_SIDECAR_ECHO=1, CODEX_ECHO_MODE=1 (flag) | off                          |
+
+A flag takes 1/0, true/false, yes/no or on/off. A malformed value is a ValueError naming the
+variable; a variable is not read when its setting is given.
 
 With ``base_url`` the CLI runs against that server only (``model_provider`` overrides, a private
 ``CODEX_HOME`` per run, the key passed in the variable ``key_env`` names when it is set).
@@ -28,13 +31,39 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from scillm._config import env
+from scillm._config import Source, env, resolve
 
 __all__ = ["DEFAULT_PORT", "REASONING_EFFORTS", "SANDBOX_MODES", "CodexSidecarSettings"]
 
 DEFAULT_PORT = 8077
 SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+
+
+def _words(raw: str, name: str) -> tuple[str, ...]:
+    """``raw`` split like a shell would."""
+    try:
+        return tuple(shlex.split(raw))
+    except ValueError as exc:
+        raise ValueError(f"{name}={raw!r} cannot be split like a shell command: {exc}") from None
+
+
+_SOURCES: dict[str, Source] = {
+    "host": (str, "CODEX_SIDECAR_HOST"),
+    "port": (int, "CODEX_SIDECAR_PORT"),
+    "codex_cmd": (_words, "CODEX_CMD"),
+    "model": (str, "CODEX_SIDECAR_MODEL"),
+    "base_url": (str, "CODEX_SIDECAR_BASE_URL"),
+    "key_env": (str, "CODEX_SIDECAR_KEY_ENV"),
+    "sandbox": (str, "CODEX_SIDECAR_SANDBOX"),
+    "workdir": (str, "CODEX_SIDECAR_WORKDIR"),
+    "state_dir": (str, "CODEX_SIDECAR_STATE_DIR"),
+    "max_concurrency": (int, "CODEX_SIDECAR_MAX_CONCURRENCY", "MAX_CONCURRENCY"),
+    "timeout_s": (float, "CODEX_SIDECAR_TIMEOUT_S", "ABS_TIMEOUT_S"),
+    "extra_args": (_words, "CODEX_SIDECAR_EXTRA_ARGS"),
+    "token": (str, "CODEX_SIDECAR_TOKEN"),
+    "echo": (bool, "CODEX_SIDECAR_ECHO", "CODEX_ECHO_MODE"),
+}
 
 
 @dataclass(frozen=True)
@@ -65,40 +94,12 @@ class CodexSidecarSettings:
     @classmethod
     def from_env(cls, **given: Any) -> CodexSidecarSettings:
         """Settings from ``given`` (None means unset), then the environment, then defaults."""
-        cmd, extra = env("CODEX_CMD"), env("CODEX_SIDECAR_EXTRA_ARGS")
-        found: dict[str, Any] = {
-            "host": env("CODEX_SIDECAR_HOST"),
-            "port": _number(int, "CODEX_SIDECAR_PORT"),
-            "codex_cmd": tuple(shlex.split(cmd)) if cmd else None,
-            "model": env("CODEX_SIDECAR_MODEL"),
-            "base_url": env("CODEX_SIDECAR_BASE_URL"),
-            "key_env": env("CODEX_SIDECAR_KEY_ENV"),
-            "sandbox": env("CODEX_SIDECAR_SANDBOX"),
-            "workdir": env("CODEX_SIDECAR_WORKDIR"),
-            "state_dir": env("CODEX_SIDECAR_STATE_DIR"),
-            "max_concurrency": _number(int, "CODEX_SIDECAR_MAX_CONCURRENCY", "MAX_CONCURRENCY"),
-            "timeout_s": _number(float, "CODEX_SIDECAR_TIMEOUT_S", "ABS_TIMEOUT_S"),
-            "extra_args": tuple(shlex.split(extra)) if extra else None,
-            "token": env("CODEX_SIDECAR_TOKEN"),
-            "echo": True if env("CODEX_SIDECAR_ECHO", "CODEX_ECHO_MODE") == "1" else None,
-        }
-        values = {k: v for k, v in found.items() if v is not None}
-        return cls(**values | {k: v for k, v in given.items() if v is not None})
+        return cls(**resolve(given, _SOURCES))
 
     @property
     def key_present(self) -> bool:
         """Whether the upstream key variable is set (it is passed to the CLI when it is)."""
-        return bool(os.environ.get(self.key_env))
-
-
-def _number(kind: type[int] | type[float], *names: str) -> int | float | None:
-    raw = env(*names)
-    if raw is None:
-        return None
-    try:
-        return kind(raw)
-    except ValueError:
-        raise ValueError(f"{names[0]}={raw!r} is not a number") from None
+        return env(self.key_env) is not None
 
 
 def _cache_dir() -> str:
