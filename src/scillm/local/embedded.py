@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scillm._config import env, env_int
 from scillm.errors import EngineUnavailable
 
 __all__ = ["EmbeddedServer", "LocalSettings", "get_server", "model_path"]
@@ -63,16 +64,13 @@ def model_path() -> Path:
 
 def _env_int(name: str, default: int, *, minimum: int) -> int:
     """An integer environment variable, or ``default`` when unset; bad values fail loudly."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
     try:
-        value = int(raw)
+        value = env_int(default, name)
     except ValueError:
         value = minimum - 1
     if value < minimum:
         raise EngineUnavailable(
-            f"{name}={raw!r} is invalid: use an integer >= {minimum}, or unset it "
+            f"{name}={env(name)!r} is invalid: use an integer >= {minimum}, or unset it "
             f"for the default ({default})"
         )
     return value

@@ -16,14 +16,16 @@ from typing import Any
 
 import orjson
 
+from scillm._config import env
+
 __all__ = ["ResponseCache", "cache_key", "default_cache_path", "open_cache"]
 
 
 def default_cache_path() -> Path:
     """``responses.sqlite`` in ``$SCILLM_CACHE_DIR``, else ``$XDG_CACHE_HOME/scillm`` or
     ``~/.cache/scillm``."""
-    root = os.environ.get("SCILLM_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "scillm"
+    root = env("SCILLM_CACHE_DIR") or os.path.join(
+        env("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "scillm"
     )
     return Path(root) / "responses.sqlite"
 

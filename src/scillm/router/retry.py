@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from scillm._config import env, parse_flag, twins
+from scillm._config import resolve, twins
 from scillm._request import RETRY_CHECKS
 from scillm.errors import APIError, ConnectionError, ScillmError, TimeoutError
 
@@ -39,15 +39,15 @@ _KNOB_FIELDS = {
     "retry_time_budget_s": "time_budget_s",
     "honor_retry_after": "honor_retry_after",
 }
-_ENV_KNOBS = (
-    "retry_max_attempts",
-    "retry_base_s",
-    "retry_max_s",
-    "retry_jitter_pct",
-    "retry_time_budget_s",
-    "honor_retry_after",
-    "retry_enabled",
-)
+_ENV_KNOBS: dict[str, type] = {
+    "retry_max_attempts": int,
+    "retry_base_s": float,
+    "retry_max_s": float,
+    "retry_jitter_pct": float,
+    "retry_time_budget_s": float,
+    "honor_retry_after": bool,
+    "retry_enabled": bool,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,26 +85,13 @@ class RetryPolicy:
 
 def env_knobs() -> dict[str, Any]:
     """``SCILLM_RETRY_*`` (or ``LITELLM_RETRY_*``) and ``SCILLM_HONOR_RETRY_AFTER`` as keywords."""
-    knobs: dict[str, Any] = {}
-    for knob in _ENV_KNOBS:
-        names = twins(knob.upper())
-        raw = env(*names)
-        if raw is None:
-            continue
-        kind = RETRY_CHECKS[knob]
-        value: Any
-        if knob in ("retry_enabled", "honor_retry_after"):
-            value = parse_flag(raw, names[0])
-        else:
-            try:
-                value = int(raw) if knob == "retry_max_attempts" else float(raw)
-            except ValueError:
-                raise ValueError(f"{names[0]}={raw!r} is not a number") from None
+    sources = {knob: (kind, *twins(knob.upper())) for knob, kind in _ENV_KNOBS.items()}
+    knobs = resolve({}, sources)
+    for knob, value in knobs.items():
         try:
-            kind(knob, value)
+            RETRY_CHECKS[knob](knob, value)
         except ScillmError as exc:
-            raise ValueError(f"{names[0]}: {exc}") from None
-        knobs[knob] = value
+            raise ValueError(f"{twins(knob.upper())[0]}: {exc}") from None
     return knobs
 
 
