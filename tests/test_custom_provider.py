@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
+import subprocess
+import sys
 import threading
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ import scillm
 from scillm import Router
 from scillm.providers import Call, register_provider
 from scillm.testing import MockLLMServer
-from scillm.types import ChatCompletion, ChatCompletionChunk
+from scillm.types import ChatCompletion
 
 USER = [{"role": "user", "content": "ping"}]
 
@@ -80,94 +81,19 @@ async def test_a_sync_handler_runs_off_the_loop_with_litellm_keywords(
     assert handler.seen == {"api_key": "k", "headers": {"x-tag": "a"}, "timeout": 30, "loop": False}
 
 
-@pytest.fixture(scope="module")
-def litellm_handlers() -> tuple[type, ...]:
-    """litellm's CustomLLM and CustomLLMError, a handler in its documented async shape, and a
-    sync-only one.
-
-    litellm is imported here (not at collection: it takes seconds) as scillm's backend does."""
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    import litellm
-    from litellm.llms.custom_llm import CustomLLM, CustomLLMError
-
-    class LitellmAsync(CustomLLM):
-        """Fills the ``model_response`` litellm hands it, and streams GenericStreamingChunks."""
-
-        async def acompletion(self, *args: Any, **kwargs: Any) -> Any:
-            reply = await scillm.acompletion(
-                "openai/" + kwargs["model"], kwargs["messages"], api_base=kwargs["api_base"]
-            )
-            response = kwargs["model_response"]
-            assert isinstance(response, litellm.ModelResponse)
-            response.choices[0].message.content = reply.choices[0].message.content.upper()
-            return response
-
-        async def astreaming(self, *args: Any, **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
-            assert kwargs["optional_params"]["stream"] is True
-            for i, word in enumerate(["a", "b", "c"]):
-                last = i == 2
-                usage = {"prompt_tokens": 1, "completion_tokens": 3, "total_tokens": 4}
-                yield {
-                    "text": word,
-                    "is_finished": last,
-                    "finish_reason": "stop" if last else "",
-                    "usage": usage if last else None,
-                    "index": 0,
-                    "tool_use": None,
-                }
-
-    class LitellmSyncOnly(CustomLLM):
-        """Only the sync methods: the inherited ``acompletion``/``astreaming`` are litellm's
-        not-implemented stubs and must not be called."""
-
-        def completion(self, *args: Any, **kwargs: Any) -> Any:
-            assert kwargs["acompletion"] is False
-            return litellm.ModelResponse(
-                model=kwargs["model"],
-                choices=[{"index": 0, "message": {"role": "assistant", "content": "sync"}}],
-            )
-
-        def streaming(self, *args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
-            for text in ("x", "y"):
-                yield {
-                    "text": text,
-                    "is_finished": text == "y",
-                    "finish_reason": "stop" if text == "y" else "",
-                    "usage": None,
-                    "index": 0,
-                    "tool_use": None,
-                }
-
-    return CustomLLM, CustomLLMError, LitellmAsync, LitellmSyncOnly
-
-
-# litellm's first ModelResponse makes pydantic warn about litellm's own types.
-@pytest.mark.filterwarnings("ignore:Item .* is using the `ReadOnly` qualifier:UserWarning")
-def test_litellm_custom_llm_handlers(
-    mock_llm: MockLLMServer, litellm_handlers: tuple[type, ...]
-) -> None:
-    base, error, lit_async, lit_sync = litellm_handlers
-    scillm.register_custom_provider("lit-async", lit_async())
-    scillm.register_custom_provider("lit-sync", lit_sync)
-    resp = scillm.completion("lit-async/m", USER, api_base=mock_llm.base_url)
-    assert resp.choices[0].message.content == "PING"
-    assert resp["model"] == "m"
-    chunks = list(scillm.completion("lit-async/m", USER, stream=True))
-    assert all(isinstance(c, ChatCompletionChunk) for c in chunks)
-    assert "".join(c.choices[0].delta.content for c in chunks) == "abc"
-    assert [c.choices[0].finish_reason for c in chunks] == [None, None, "stop"]
-    assert chunks[-1]["usage"]["total_tokens"] == 4
-    assert scillm.completion("lit-sync/m", USER).choices[0].message.content == "sync"
-    stream = scillm.completion(
-        model="m", messages=USER, custom_llm_provider="lit-sync", stream=True
+def test_litellm_custom_llm_handlers(mock_llm: MockLLMServer) -> None:
+    """Real litellm CustomLLM subclasses, in a child process: importing litellm installs
+    warning filters that pytest drops between tests, which would break later litellm tests."""
+    script = Path(__file__).with_name("litellm_handlers.py")
+    out = subprocess.run(
+        [sys.executable, str(script), mock_llm.base_url],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
-    assert "".join(c.choices[0].delta.content for c in stream) == "xy"
-    with pytest.raises(TypeError, match="neither a completion"):
-        scillm.register_custom_provider("empty", base)
-    scillm.register_custom_provider("lit-429", Raises(error(429, "slow down")))
-    with pytest.raises(scillm.RateLimitError, match="slow down") as rate:
-        scillm.completion("lit-429/m", USER)
-    assert rate.value.status_code == 429 and rate.value.provider == "lit-429"
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+    assert mock_llm.last_request.body is not None
 
 
 def test_a_handler_that_cannot_stream_says_so() -> None:
