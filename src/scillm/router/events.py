@@ -93,9 +93,9 @@ class Telemetry:
         """Log one event of ``kind`` ("retry", "success" or "giveup")."""
         if not self.enabled:
             return
-        line = dict(payload)
         if kind == "success" and payload["attempt"] == 1:
             return  # only successes that needed a retry are news
+        line = dict(payload)
         if kind == "retry":
             if next(self._retries) % self.every:
                 return
@@ -145,10 +145,12 @@ async def emit(
     logged and handed over is :func:`with_aliases` of it.
     """
     kind = payload["event"]
-    event = with_aliases(payload)
-    telemetry.record(kind, event)
     name = CALLBACK_FOR[kind]
     callback = callbacks.get(name)
+    if callback is None and not telemetry.enabled:
+        return  # the common case: nobody listens
+    event = with_aliases(payload)
+    telemetry.record(kind, event)
     if callback is None:
         return
     try:
