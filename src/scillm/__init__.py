@@ -30,7 +30,11 @@ from scillm.errors import (
     TimeoutError,
     UnknownProviderError,
 )
-from scillm.providers.registry import provider_names, register_provider
+from scillm.providers.registry import (
+    provider_names,
+    register_custom_provider,
+    register_provider,
+)
 from scillm.router import (
     DeterminismWarning,
     ImagePolicy,
@@ -74,6 +78,7 @@ __all__ = [
     "acompletion",
     "completion",
     "provider_names",
+    "register_custom_provider",
     "register_provider",
     "run_batch",
     "token_bucket_from_env",

@@ -35,7 +35,7 @@ def test_callbacks_get_one_documented_payload(mock_llm: MockLLMServer) -> None:
         on_success=events.append,
         on_giveup=events.append,
     )
-    assert [e["event"] for e in events] == ["retry", "retry", "success"]
+    assert [e["event"] for e in events] == ["retry", "429_retry", "success"]
     for event in events:
         assert tuple(event) == EVENT_KEYS
     first, second, success = events
