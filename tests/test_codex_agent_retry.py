@@ -50,18 +50,28 @@ def test_a_bad_value_names_the_variable(
         CodexAgent.retry_overrides()
 
 
-@pytest.mark.parametrize(("retries", "requests"), [("0", 1), ("2", 3)])
-def test_the_keywords_drive_a_router_call_to_codex_agent(
-    mock_llm: MockLLMServer, monkeypatch: pytest.MonkeyPatch, retries: str, requests: int
+@pytest.mark.parametrize(
+    ("retries", "router", "call", "requests"),
+    [
+        ("0", {}, {}, 1),  # the variables are the codex-agent defaults
+        ("2", {}, {}, 3),
+        ("2", {"num_retries": 0}, {}, 1),  # a Router's explicit argument beats them
+        ("0", {}, {"num_retries": 1}, 2),  # and so does the call's
+    ],
+)
+def test_the_variables_are_a_router_calls_codex_agent_defaults(
+    mock_llm: MockLLMServer,
+    monkeypatch: pytest.MonkeyPatch,
+    retries: str,
+    router: dict[str, int],
+    call: dict[str, int],
+    requests: int,
 ) -> None:
     monkeypatch.setenv("CODEX_AGENT_MAX_RETRIES", retries)
     monkeypatch.setenv("CODEX_AGENT_RETRY_BASE_MS", "10")
     mock_llm.enqueue(Fault.http(503), Fault.http(503), Fault.http(503))
     with pytest.raises(scillm.ServerError):
-        Router().completion(
-            model="codex-agent/mini",
-            messages=USER,
-            api_base=mock_llm.base_url,
-            **CodexAgent.retry_overrides(),
+        Router(**router).completion(
+            model="codex-agent/mini", messages=USER, api_base=mock_llm.base_url, **call
         )
     assert len(mock_llm.requests) == requests

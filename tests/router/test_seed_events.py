@@ -41,7 +41,8 @@ def test_a_429_retry_carries_the_original_names(mock_llm: MockLLMServer) -> None
     assert limited["attempt_no"] == limited["attempt"] == 1
     assert limited["retry_after"] == limited["retry_after_s"] == 0.5
     assert limited["reason"] == "429" and server["reason"] == "503"
-    assert limited["last_error"] == "RateLimitError: HTTP 429"
+    assert limited["last_error"].startswith("RateLimitError: ")
+    assert "HTTP 429" in limited["last_error"] and len(limited["last_error"]) <= 200
     assert limited["attempt_start_monotonic"] <= server["attempt_start_monotonic"]
     assert (server["attempts"], server["retries"]) == (2, 1)
     assert (success["attempts"], success["retries"], success["attempt_no"]) == (3, 2, 3)
@@ -58,7 +59,7 @@ def test_giveup_after_a_429_is_429_giveup(mock_llm: MockLLMServer) -> None:
     assert [e["event"] for e in events] == ["429_retry", "429_retry", "429_giveup"]
     giveup = events[-1]
     assert giveup["attempts"] == 3 and giveup["elapsed_s"] > 0
-    assert giveup["last_error"] == "RateLimitError: HTTP 429"
+    assert giveup["last_error"].startswith("RateLimitError: ") and "429" in giveup["last_error"]
     assert giveup["latency_ms"] is None
 
 
@@ -68,18 +69,15 @@ def test_other_failures_keep_retry_and_giveup(mock_llm: MockLLMServer) -> None:
     with pytest.raises(scillm.ServerError):
         call(mock_llm, events)
     assert [e["event"] for e in events] == ["retry", "retry", "giveup"]
-    assert events[-1]["last_error"] == "ServerError: HTTP 500"
+    assert events[-1]["last_error"].startswith("ServerError: ")
+    assert "HTTP 500" in events[-1]["last_error"]
 
 
 def test_errors_without_a_status_give_their_class_as_reason() -> None:
     payload = dict.fromkeys(EVENT_KEYS[:12])
     payload.update(event="retry", attempt=1, error_class="TimeoutError", elapsed_s=0.5)
     event = with_aliases(payload)
-    assert (event["event"], event["reason"], event["last_error"]) == (
-        "retry",
-        "TimeoutError",
-        "TimeoutError",
-    )
+    assert (event["event"], event["reason"]) == ("retry", "TimeoutError")
     # A key the pipeline already set is kept.
     event = with_aliases({**payload, "last_error": "TimeoutError: read timed out"})
     assert event["last_error"] == "TimeoutError: read timed out"
@@ -109,7 +107,7 @@ def test_json_lines_use_the_original_events_and_keys(mock_llm: MockLLMServer) ->
     assert giveup["event"] == "429_giveup"
     assert {"model", "attempts", "elapsed_s", "error"} <= set(giveup)
     assert (giveup["model"], giveup["attempts"]) == ("openai/m", 2)
-    assert giveup["error"] == "RateLimitError: HTTP 429"
+    assert giveup["error"].startswith("RateLimitError: ") and "HTTP 429" in giveup["error"]
 
 
 @pytest.mark.parametrize("value", ["0", "1"])

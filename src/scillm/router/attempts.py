@@ -89,6 +89,7 @@ class RetryRun:
             "attempt": self.stats["attempts"],
             "status_code": error.status_code if isinstance(error, APIError) else None,
             "error_class": type(error).__name__ if error is not None else None,
+            "last_error": f"{type(error).__name__}: {error}"[:200] if error is not None else None,
             "retry_after_s": getattr(error, "retry_after_s", None),
             "next_sleep_s": next_sleep_s,
             "elapsed_s": round(self.elapsed_s(), 6),

@@ -22,7 +22,7 @@ Every event is one dict with the same keys (``None`` where a key does not apply)
     attempts            attempts made so far (= attempt)
     retries             retries made so far (= attempt - 1)
     latency_ms          elapsed_s in milliseconds (success only)
-    last_error          "<error class>: HTTP <status>" of the attempt that failed (not on success)
+    last_error          "<error class>: <message>" of the attempt that failed, ≤ 200 chars
 
 Callbacks may be plain functions or coroutines; one that raises is logged and the call goes on.
 With ``SCILLM_LOG_JSON=1`` each retry, give-up and success-after-retry is also one JSON line on
@@ -122,10 +122,6 @@ def with_aliases(payload: Mapping[str, Any]) -> dict[str, Any]:
     }
     if kind == "success":
         aliases["latency_ms"] = round(payload["elapsed_s"] * 1000, 3)
-    else:
-        aliases["last_error"] = (
-            f"{error_class}: HTTP {status}" if status is not None else error_class
-        )
     out = dict.fromkeys(EVENT_KEYS)
     out.update(payload)
     for key, value in aliases.items():

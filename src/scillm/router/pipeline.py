@@ -30,6 +30,7 @@ from scillm.errors import (
     TimeoutError,
 )
 from scillm.providers.base import Call
+from scillm.providers.codex_agent import CodexAgent
 from scillm.providers.registry import default_model
 from scillm.router.attempts import RetryRun, deadline_error
 from scillm.router.budget import Budget
@@ -168,7 +169,7 @@ class Pipeline:
             route=route,
             request=req,
             params=params,
-            policy=self.retry.policy(options.retry) if options.retry else self.policy,
+            policy=self._policy(route, options.retry),
             timeout=timeout,
             meta=_new_meta(deterministic, params, req.plan),
         )
@@ -176,6 +177,15 @@ class Pipeline:
         if use_cache:
             prep.cache_key = cache_key(self._target(route), req.messages, params)
         return prep
+
+    def _policy(self, route: list[list[Deployment]], retry: dict[str, Any]) -> RetryPolicy:
+        """The call's retry policy; codex-agent deployments add ``CODEX_AGENT_*`` defaults."""
+        provider_env = None
+        if all(isinstance(d.provider, CodexAgent) for d in route[0]):
+            provider_env = CodexAgent.retry_overrides()
+        if not retry and not provider_env:
+            return self.policy
+        return self.retry.policy(retry, provider_env)
 
     def _route(self, req: Request) -> list[list[Deployment]]:
         """The deployment groups to try, in order: the named group, then its fallbacks."""

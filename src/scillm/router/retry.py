@@ -101,6 +101,7 @@ class RetrySettings:
 
     profile: RetryPolicy = field(default_factory=RetryPolicy)
     layers: tuple[Mapping[str, Any], ...] = ()
+    explicit: bool = False  # a retry_policy was given: no environment applies
 
     @classmethod
     def of_router(cls, retry_policy: RetryPolicy | None, num_retries: int | None) -> RetrySettings:
@@ -109,13 +110,21 @@ class RetrySettings:
         if num_retries is not None:
             RETRY_CHECKS["num_retries"]("num_retries", num_retries)
             layers.append({"num_retries": num_retries})
-        return cls(retry_policy or RetryPolicy(), tuple(layers))
+        return cls(retry_policy or RetryPolicy(), tuple(layers), retry_policy is not None)
 
-    def policy(self, call: Mapping[str, Any]) -> RetryPolicy:
-        """The policy for a call with these ``retry_*`` keywords (highest precedence)."""
+    def policy(
+        self, call: Mapping[str, Any], provider_env: Mapping[str, Any] | None = None
+    ) -> RetryPolicy:
+        """The policy for a call with these ``retry_*`` keywords (highest precedence).
+
+        ``provider_env`` holds a provider's own environment defaults (``CODEX_AGENT_*``): they
+        rank with the environment, below the Router's explicit arguments.
+        """
         layers = (*self.layers, call)
+        if provider_env and not self.explicit:
+            layers = (provider_env, *layers)
         enabled = next(
-            (lay["retry_enabled"] for lay in reversed(layers) if "retry_enabled" in lay), None
+            (la["retry_enabled"] for la in reversed(layers) if "retry_enabled" in la), None
         )
         policy = RetryPolicy.long_run() if enabled else self.profile
         for layer in layers:
