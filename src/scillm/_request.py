@@ -219,7 +219,7 @@ PIPELINE_KEYS = frozenset(PLAIN_OPTION_CHECKS) | RETRY_KEYS | CALLBACK_KEYS
 # -- the request ------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Options:
     """Per-call settings that steer the pipeline and are never sent (None: not given)."""
 
@@ -232,6 +232,11 @@ class Options:
         return bool(
             self.retry or self.callbacks or self.deterministic is not None or self.cache is not None
         )
+
+
+_NONE: frozenset[str] = frozenset()
+NO_OPTIONS = Options()
+"""Shared by every request that gives no option; never changed."""
 
 
 @dataclass(slots=True)
@@ -251,7 +256,7 @@ class Request:
     follow_redirects: bool | None = None
     max_response_bytes: int | None = None
     plan: SchemaPlan | None = None
-    options: Options = field(default_factory=Options)
+    options: Options = NO_OPTIONS  # replaced by the call's own Options when it gives any
 
     @property
     def needs_pipeline(self) -> bool:
@@ -260,15 +265,17 @@ class Request:
 
     def check_provider(self, provider: object) -> None:
         """Refuse keywords that are neither OpenAI parameters nor ones ``provider`` accepts."""
-        accepts: frozenset[str] = getattr(provider, "accepts", frozenset())
-        unknown = sorted(k for k in self.params if k not in OPENAI_PARAMS and k not in accepts)
+        if not self.params:
+            return
+        accepts: frozenset[str] = getattr(provider, "accepts", _NONE)
+        unknown = [k for k in self.params if k not in OPENAI_PARAMS and k not in accepts]
         if unknown:
             name = getattr(provider, "name", None)
             extra = (
                 f"; provider {name!r} also takes: {', '.join(sorted(accepts))}" if accepts else ""
             )
             raise BadRequestError(
-                f"unknown parameter(s) {', '.join(unknown)}. scillm passes these OpenAI "
+                f"unknown parameter(s) {', '.join(sorted(unknown))}. scillm passes these OpenAI "
                 f"parameters through: {', '.join(sorted(OPENAI_PARAMS))}{extra}; send anything "
                 "else provider-specific in extra_body={...}."
             )
@@ -329,7 +336,6 @@ def normalise(
         raise _refuse("stream", stream, "True or False")
     req = Request(_model(model), check_messages(messages), {}, stream)
     params = req.params
-    options = req.options
     response_mode = json_schema = None
     for key, value in kwargs.items():
         if value is None:
@@ -343,10 +349,10 @@ def normalise(
             _set_transport(req, key, value)
         elif key in RETRY_CHECKS:
             RETRY_CHECKS[key](key, value)
-            options.retry[key] = value
+            _own_options(req).retry[key] = value
         elif key in CALLBACK_KEYS:
             _callable(key, value)
-            options.callbacks[key] = value
+            _own_options(req).callbacks[key] = value
         elif key in PLAIN_OPTION_CHECKS:
             PLAIN_OPTION_CHECKS[key](key, value)
             if key == "response_mode":
@@ -354,12 +360,18 @@ def normalise(
             elif key == "json_schema":
                 json_schema = value
             else:
-                setattr(options, key, value)
+                setattr(_own_options(req), key, value)
         else:
             params[key] = value  # a provider's own keyword: checked by check_provider
     if "response_format" in params or json_schema is not None or response_mode is not None:
         req.plan, req.params = plan_structured(params, response_mode, json_schema)
     return req
+
+
+def _own_options(req: Request) -> Options:
+    if req.options is NO_OPTIONS:
+        req.options = Options()
+    return req.options
 
 
 def _set_transport(req: Request, key: str, value: Any) -> None:

@@ -402,7 +402,8 @@ class Pipeline:
             prep.meta.update(
                 provider=deployment.provider.name, model=deployment.model, deployment=deployment.id
             )
-            await emit(prep.callbacks, self.telemetry, run.payload("success", deployment))
+            if prep.callbacks or self.telemetry.enabled:
+                await emit(prep.callbacks, self.telemetry, run.payload("success", deployment))
             return result
 
     async def _after_failure(
@@ -510,6 +511,7 @@ def _release(deployment: Deployment, ticket: Ticket, outcome: object) -> None:
     headers: Mapping[str, str] = {}
     status: int | None = None
     used: int | None = None
+    retry_after: float | None = None
     if isinstance(outcome, ChatCompletion):
         status, headers = 200, outcome.response_headers
         usage = outcome.get("usage")
@@ -517,7 +519,7 @@ def _release(deployment: Deployment, ticket: Ticket, outcome: object) -> None:
             used = int(usage["total_tokens"])
     elif isinstance(outcome, APIError):
         status, headers = outcome.status_code, outcome.headers
-    retry_after = getattr(outcome, "retry_after_s", None)
+        retry_after = outcome.retry_after_s
     deployment.pacer.release(
         ticket, status=status, retry_after_s=retry_after, headers=headers, used_tokens=used
     )
