@@ -135,3 +135,13 @@ def test_a_pause_holds_back_only_its_own_model(mock_llm: MockLLMServer) -> None:
     err, elapsed = timed_failure(Router(), **adhoc(mock_llm, model="openai/paused", timeout=5))
     assert isinstance(err, scillm.RateLimitError) and "paused" in str(err) and elapsed < 2
     assert len(mock_llm.requests) == sent  # nothing sent while the model is paused
+
+
+def test_pacing_never_waits_past_the_deadline(mock_llm: MockLLMServer) -> None:
+    entry = {"model": "openai/m", "api_base": mock_llm.base_url, "rpm": 1}
+    router = Router([{"model_name": "g", "litellm_params": entry}])
+    router.completion(model="g", messages=USER)  # the next slot is a minute away
+    err, elapsed = timed_failure(router, model="g", messages=USER, timeout=1.0)
+    assert isinstance(err, scillm.TimeoutError) and elapsed < 1.0
+    assert "after the call's deadline" in str(err.__cause__)
+    assert len(mock_llm.requests) == 1

@@ -47,6 +47,7 @@ class Deployment:
     cooldown_until: float = 0.0
     latency_s: float | None = None
     pacer: EndpointPacer = field(default_factory=EndpointPacer)
+    provider_honours_timeout: bool = False  # the provider ends every call by Call.timeout
 
     def healthy(self, now: float) -> bool:
         return self.cooldown_until <= now
@@ -83,6 +84,7 @@ def deployment_from(group: str, params: Mapping[str, Any], ident: str) -> Deploy
         defaults=defaults,
         id=ident,
         pacer=pacer,
+        provider_honours_timeout=getattr(provider, "honours_timeout", False) is True,
     )
 
 

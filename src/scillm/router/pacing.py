@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scillm.errors import RateLimitError
+from scillm.errors import RateLimitError, TimeoutError
 
 __all__ = ["EndpointPacer", "Ticket", "estimate_tokens", "pacer_for", "parse_duration"]
 
@@ -192,8 +192,10 @@ class EndpointPacer:
     async def acquire(self, tokens: int, deadline: float | None = None) -> Ticket:
         """Wait until this request may go; reserve its place in the schedule.
 
-        A pause (``Retry-After``) that lasts past ``deadline`` (``time.monotonic()`` seconds)
-        raises :class:`RateLimitError` at once instead of waiting for a time the call never has.
+        Waiting never passes ``deadline`` (``time.monotonic()`` seconds): a pause
+        (``Retry-After``) lasting past it raises :class:`RateLimitError` at once, and a wait for
+        quota, a slot or the rpm/tpm schedule that would end after it raises
+        :class:`TimeoutError` when the deadline comes.
         """
         start = time.monotonic()
         while True:
@@ -207,16 +209,27 @@ class EndpointPacer:
                     if probe:
                         self.need_probe, self.probing = False, True
                     depart = self._reserve(now, tokens)
-            if wait != 0.0 and deadline is not None and now + paused_for > deadline:
-                raise RateLimitError(
-                    f"this endpoint is paused for {paused_for:.3g} s more by a server's "
-                    f"Retry-After, past this call's deadline ({max(deadline - now, 0):.3g} s "
-                    "left); raise timeout= or come back later",
-                    status_code=429,
-                )
+            left = None if deadline is None else deadline - now
             if wait != 0.0:
+                if left is not None and paused_for > left:
+                    raise RateLimitError(
+                        f"this endpoint is paused for {paused_for:.3g} s more by a server's "
+                        f"Retry-After, past this call's deadline ({max(left, 0):.3g} s left); "
+                        "raise timeout= or come back later",
+                        status_code=429,
+                    )
+                if left is not None and left <= 0:
+                    raise TimeoutError("the call's deadline came while it waited for rate limits")
+                if left is not None:
+                    wait = left if wait is None else min(wait, left)
                 await self._signal.wait(wait)
                 continue
+            if left is not None and depart - now >= left:
+                self._undo(tokens, probe)
+                raise TimeoutError(
+                    f"rpm/tpm pacing would send this request {depart - now:.3g} s from now, "
+                    "after the call's deadline"
+                )
             try:
                 if depart > now:
                     await asyncio.sleep(depart - now)

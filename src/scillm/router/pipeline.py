@@ -318,9 +318,12 @@ class Pipeline:
 
     async def _with_deadline(self, prep: Prepared, work: Awaitable[T]) -> T:
         """Run ``work`` by the call's deadline: ``timeout`` bounds everything, retries,
-        pacing waits and fallbacks included. Attempts get the time left as their own timeout, so
-        this guard only fires for work that ignores it (an engine, a pacer pause)."""
+        pacing waits and fallbacks included. Attempts get the time left as their own timeout
+        and waits never pass it, so only a provider that does not promise to honour
+        ``Call.timeout`` (an engine, a custom handler) needs this guard around the call."""
         prep.deadline = time.monotonic() + prep.timeout
+        if all(d.provider_honours_timeout for group in prep.route for d in group):
+            return await work
         guard = asyncio.timeout(prep.timeout)
         try:
             async with guard:
@@ -376,7 +379,10 @@ class Pipeline:
         while True:
             stable = prep.meta["deterministic"]
             deployment = pick_order(group, self.strategy, self.rng, stable=stable)[0]
-            ticket = await deployment.pacer.acquire(tokens, deadline=prep.deadline)
+            try:
+                ticket = await deployment.pacer.acquire(tokens, deadline=prep.deadline)
+            except TimeoutError as exc:
+                raise run.out_of_time() from exc
             prep.meta["queue_ms"] += round(ticket.waited_s * 1000, 3)
             timeout = run.attempt_timeout(deployment)
             if timeout <= 0:
