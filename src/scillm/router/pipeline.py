@@ -147,6 +147,10 @@ class Pipeline:
         self.telemetry = Telemetry()
         self.rng = random.Random()
         self._adhoc: dict[tuple[Any, ...], Deployment] = {}
+        self._routes = {
+            name: [group, *(groups[g] for g in fallbacks.get(name, ()))]
+            for name, group in groups.items()
+        }
 
     # -- before the network -------------------------------------------------------------------
 
@@ -181,7 +185,10 @@ class Pipeline:
     def _policy(self, route: list[list[Deployment]], retry: dict[str, Any]) -> RetryPolicy:
         """The call's retry policy; codex-agent deployments add ``CODEX_AGENT_*`` defaults."""
         provider_env = None
-        if all(isinstance(d.provider, CodexAgent) for d in route[0]):
+        first = route[0]
+        if isinstance(first[0].provider, CodexAgent) and all(
+            isinstance(d.provider, CodexAgent) for d in first
+        ):
             provider_env = CodexAgent.retry_overrides()
         if not retry and not provider_env:
             return self.policy
@@ -190,8 +197,9 @@ class Pipeline:
     def _route(self, req: Request) -> list[list[Deployment]]:
         """The deployment groups to try, in order: the named group, then its fallbacks."""
         model, provider, api_base = req.model, req.custom_llm_provider, req.api_base
-        if model in self.groups and not (provider or api_base):
-            return [self.groups[model], *(self.groups[g] for g in self.fallbacks.get(model, ()))]
+        route = self._routes.get(model) if model is not None else None
+        if route is not None and not (provider or api_base):
+            return route
         if self.groups and not (provider or api_base or (model and "/" in model)):
             what = "no model" if model is None else f"unknown model group {model!r}"
             raise BadRequestError(
