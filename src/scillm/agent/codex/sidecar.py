@@ -30,7 +30,7 @@ except ImportError:  # without the 'serve' extra, say so
     require("fastapi", extra="serve", feature="the Codex sidecar")
     raise
 
-from scillm._request import OPENAI_PARAMS, check_messages
+from scillm._request import OPENAI_PARAMS, normalise
 from scillm.agent.answer import fit, plan_format
 from scillm.agent.codex.events import CodexRun
 from scillm.agent.codex.prompt import build_prompt
@@ -168,7 +168,8 @@ async def _json(request: Request) -> dict[str, Any]:
 def _job(body: dict[str, Any]) -> tuple[CodexJob, Any, list[str]]:
     """The CLI job, the response-format plan and the ignored parameters of a request."""
     try:
-        messages = check_messages(body.get("messages"))
+        openai = {k: v for k, v in body.items() if k in OPENAI_PARAMS}
+        messages = normalise(None, body.get("messages"), openai).messages
         unknown = sorted(set(body) - OPENAI_PARAMS - HONOURED)
         if unknown:
             raise BadRequestError(f"unknown field(s) {', '.join(unknown)}")
