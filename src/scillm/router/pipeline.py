@@ -384,9 +384,13 @@ class Pipeline:
         """Attempts on one group: pace, send, and on a retryable failure fail over or back off."""
         run = RetryRun(prep.policy, prep.meta["retries"], prep.deadline, prep.timeout)
         tokens = estimate_tokens(messages, params)
+        stable = prep.meta["deterministic"]
         while True:
-            stable = prep.meta["deterministic"]
-            deployment = pick_order(group, self.strategy, self.rng, stable=stable)[0]
+            deployment = (
+                group[0]
+                if len(group) == 1
+                else pick_order(group, self.strategy, self.rng, stable=stable)[0]
+            )
             try:
                 ticket = await deployment.pacer.acquire(tokens, deadline=prep.deadline)
             except TimeoutError as exc:
