@@ -74,7 +74,13 @@ class OpenAICompatible:
             headers["Authorization"] = f"Bearer {key}"
         if call.extra_headers:
             headers.update(call.extra_headers)
-        return _http.Endpoint(base + "/chat/completions", headers, spec.name)
+        return _http.Endpoint(
+            base + "/chat/completions",
+            headers,
+            spec.name,
+            follow_redirects=call.follow_redirects,
+            max_response_bytes=call.max_response_bytes,
+        )
 
     def body(self, call: Call) -> dict[str, Any]:
         """The JSON body: model, messages, the caller's OpenAI params, then ``extra_body``."""
