@@ -1,5 +1,5 @@
 """The transport's limits, against real loopback servers: reply size, redirects, SSE framing,
-and no raw exception escaping the HTTP seam."""
+replies without choices, and no raw exception escaping the HTTP seam."""
 
 from __future__ import annotations
 
@@ -262,6 +262,8 @@ async def test_done_ends_the_stream(wire: Wire) -> None:
         (b'data: {"choices": [\ndata: oops\n\n', "not JSON"),
         (b"data: [1, 2]\n\n", "not a JSON object"),
         (b'data: {"error": {"message": "overloaded"}}\n\n', "error mid-stream.*overloaded"),
+        (b'data: {"choices": {"index": 0}}\n\n', "choices are not a list of objects"),
+        (b'data: {"choices": ["a"]}\n\n', "choices are not a list of objects"),
     ],
 )
 async def test_unusable_stream_events_are_api_errors(
@@ -367,6 +369,30 @@ async def test_a_redirect_without_location_is_an_error(mock_llm: MockLLMServer) 
     mock_llm.enqueue(Fault.http(307, b""))
     with pytest.raises(scillm.APIError, match="without a usable Location"):
         await complete(mock_llm.base_url)
+
+
+# -- replies without choices ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "without choices"),
+        ({"choices": None}, "without choices"),
+        ({"choices": []}, "without choices"),
+        ({"choices": {"0": {}}}, "not a list of objects"),
+        ({"choices": ["hello"]}, "not a list of objects"),
+        ({"error": {"message": "quota exhausted", "code": 429}}, "error.*quota exhausted"),
+        ({"error": "model is loading"}, "model is loading"),
+    ],
+)
+def test_a_200_reply_without_choices_is_an_api_error(
+    mock_llm: MockLLMServer, body: dict[str, Any], message: str
+) -> None:
+    mock_llm.set_reply(lambda _: body)
+    with pytest.raises(scillm.APIError, match=message) as info:
+        scillm.completion("openai/m", USER, api_base=mock_llm.base_url, api_key="k")
+    assert info.value.status_code == 200 and "HTTP 200" in str(info.value)
 
 
 # -- no raw exception escapes -----------------------------------------------------------------
