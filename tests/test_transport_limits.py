@@ -205,6 +205,19 @@ async def test_the_default_cap_is_generous(wire: Wire) -> None:
     assert len(resp.choices[0].message.content) > 8 * CAP - 100
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("SCILLM_MAX_RESPONSE_BYTES", "lots"), ("SCILLM_FOLLOW_REDIRECTS", "maybe")],
+)
+async def test_a_malformed_environment_value_is_named(
+    mock_llm: MockLLMServer, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    mock_llm.enqueue(redirect(307, "/v1/chat/completions"))
+    with pytest.raises(scillm.BadRequestError, match=f"{variable}='{value}'"):
+        await complete(mock_llm.base_url)
+
+
 @pytest.mark.parametrize("cap", [0, -1])
 async def test_a_cap_that_is_not_positive_is_refused(wire: Wire, cap: int) -> None:
     with pytest.raises(scillm.BadRequestError, match="positive"):
@@ -418,7 +431,9 @@ async def test_a_key_with_a_newline_is_refused_without_showing_it(mock_llm: Mock
     assert mock_llm.requests == []
 
 
-@pytest.mark.parametrize("base", ["ftp://127.0.0.1/v1", "http://127.0.0.1:99999/v1"])
+@pytest.mark.parametrize(
+    "base", ["ftp://127.0.0.1/v1", "//127.0.0.1/v1", "http://127.0.0.1:99999/v1", "http://a..b/v1"]
+)
 async def test_an_unusable_url_is_a_bad_request(base: str) -> None:
     with pytest.raises(scillm.BadRequestError, match="api_base"):
         await complete(base)

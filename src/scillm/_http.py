@@ -83,8 +83,9 @@ class Endpoint:
     """Where a request goes, who it says it is (for error messages), and its transport limits.
 
     ``follow_redirects`` and ``max_response_bytes`` left None are read from the environment
-    (``SCILLM_FOLLOW_REDIRECTS``, ``SCILLM_MAX_RESPONSE_BYTES``) at request time. Headers that
-    are not strings, or hold a line break or other control character, are refused here.
+    (``SCILLM_FOLLOW_REDIRECTS``, ``SCILLM_MAX_RESPONSE_BYTES``) at request time. A URL that is
+    not http(s), and headers that are not strings or hold a line break or other control
+    character, are refused here, before any connection is taken.
     """
 
     __slots__ = ("follow_redirects", "headers", "max_response_bytes", "provider", "url")
@@ -98,6 +99,12 @@ class Endpoint:
         follow_redirects: bool | None = None,
         max_response_bytes: int | None = None,
     ) -> None:
+        if not url[:8].lower().startswith(("http://", "https://")):
+            raise BadRequestError(
+                f"{provider} URL {url!r} is not http(s); set api_base to a URL such as "
+                "http://localhost:8000/v1.",
+                provider=provider,
+            )
         self.url = url
         self.headers = dict(headers)
         self.provider = provider
@@ -180,22 +187,32 @@ def _excerpt(raw: bytes) -> str:
     return raw[:_BODY_EXCERPT].decode("utf-8", "replace")
 
 
-def _limits(endpoint: Endpoint) -> tuple[int, bool]:
-    """The reply cap and whether redirects may leave the origin: own, else env, else default."""
-    anywhere = setting(endpoint.follow_redirects, False, bool, "SCILLM_FOLLOW_REDIRECTS")
-    cap = setting(
-        endpoint.max_response_bytes,
-        DEFAULT_MAX_RESPONSE_BYTES,
-        int,
-        "SCILLM_MAX_RESPONSE_BYTES",
-    )
+def _max_bytes(endpoint: Endpoint, model: str) -> int:
+    """The reply cap: the endpoint's own, else ``SCILLM_MAX_RESPONSE_BYTES``, else the default."""
+    try:
+        explicit = endpoint.max_response_bytes
+        cap = setting(explicit, DEFAULT_MAX_RESPONSE_BYTES, int, "SCILLM_MAX_RESPONSE_BYTES")
+    except ValueError as exc:  # a malformed environment value
+        raise BadRequestError(str(exc), provider=endpoint.provider, model=model) from None
     if type(cap) is not int or cap <= 0:
         raise BadRequestError(
             f"max_response_bytes (or SCILLM_MAX_RESPONSE_BYTES) must be a positive number of "
             f"bytes, got {cap!r}; e.g. {DEFAULT_MAX_RESPONSE_BYTES} (64 MiB, the default).",
             provider=endpoint.provider,
+            model=model,
         )
-    return cap, anywhere
+    return cap
+
+
+def _anywhere(endpoint: Endpoint, model: str) -> bool:
+    """Whether redirects may leave the origin (read only when a redirect comes).
+
+    A malformed environment value is a BadRequestError, as for the reply cap.
+    """
+    try:
+        return setting(endpoint.follow_redirects, False, bool, "SCILLM_FOLLOW_REDIRECTS")
+    except ValueError as exc:  # a malformed environment value
+        raise BadRequestError(str(exc), provider=endpoint.provider, model=model) from None
 
 
 async def post_json(
@@ -204,11 +221,11 @@ async def post_json(
     """POST ``body`` as JSON; return the decoded JSON object of a 2xx reply and its headers."""
     import aiohttp
 
-    cap, anywhere = _limits(endpoint)
+    cap = _max_bytes(endpoint, model)
     data = _encode(body, endpoint, model)
     sess = await session()
     try:
-        resp = await _send(sess, endpoint, data, timeout, model, anywhere)
+        resp = await _send(sess, endpoint, data, timeout, model)
         async with resp:
             raw, whole = await _read(resp, cap)
             if resp.status >= 400:
@@ -226,7 +243,6 @@ async def _send(
     data: bytes,
     timeout: float | None,
     model: str,
-    anywhere: bool,
 ) -> aiohttp.ClientResponse:
     """POST ``data``; the reply, after the redirects :func:`_follow` allows."""
     started = time.monotonic()
@@ -239,7 +255,7 @@ async def _send(
     )
     if resp.status in _REDIRECTS:
         deadline = None if timeout is None else started + timeout
-        return await _follow(sess, resp, endpoint, data, deadline, model, anywhere)
+        return await _follow(sess, resp, endpoint, data, deadline, model)
     return resp
 
 
@@ -250,7 +266,6 @@ async def _follow(
     data: bytes,
     deadline: float | None,
     model: str,
-    anywhere: bool,
 ) -> aiohttp.ClientResponse:
     """Follow ``resp``'s redirects while the rules in the module docstring allow them.
 
@@ -258,6 +273,7 @@ async def _follow(
     """
     from yarl import URL
 
+    anywhere = _anywhere(endpoint, model)
     origin = _origin(resp.url)
     method, body, headers = "POST", data, endpoint.headers
     for _ in range(MAX_REDIRECTS):
@@ -392,11 +408,11 @@ async def post_stream(
     """
     import aiohttp
 
-    cap, anywhere = _limits(endpoint)
+    cap = _max_bytes(endpoint, model)
     data = _encode(body, endpoint, model)
     sess = await session()
     try:
-        resp = await _send(sess, endpoint, data, timeout, model, anywhere)
+        resp = await _send(sess, endpoint, data, timeout, model)
         if resp.status >= 400:
             try:
                 raw, whole = await _read(resp, cap)
