@@ -9,7 +9,8 @@ Two limits keep a misbehaving server from hurting the caller:
   else :data:`DEFAULT_MAX_RESPONSE_BYTES` = 64 MiB) are read of a reply: a JSON body, a whole SSE
   stream, or an error body. A declared ``Content-Length`` over the cap is refused before reading;
   otherwise the bytes are counted as they arrive. Past the cap the connection is closed and an
-  :class:`~scillm.errors.APIError` says so (an error body is cut there instead, keeping its status).
+  :class:`~scillm.errors.APIError` says so (an error reply keeps its status class, with the
+  start of its body).
 * **Redirects.** aiohttp's automatic redirects are off. A redirect is followed (at most
   :data:`MAX_REDIRECTS` hops; 307/308 keep the method and body, 301/302/303 become a GET) only
   while it stays on the origin (scheme, host, port) of the request, unless ``follow_redirects``
@@ -66,6 +67,8 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CROSS_ORIGIN_HEADERS = frozenset({"content-type"})
 """The only request headers a redirect to another origin may carry."""
 _BODY_EXCERPT = 300
+_HEAD = 4096
+"""What is kept of an error body over the cap: enough for its message."""
 _LARGE_BODY = 1 << 20  # aiohttp warns about raw bodies from this size on
 _RAISE_CAP = "raise it with max_response_bytes=... or SCILLM_MAX_RESPONSE_BYTES"
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -343,9 +346,8 @@ def _refused_redirect(status: int, target: URL, endpoint: Endpoint, model: str) 
 
 
 async def _read(resp: aiohttp.ClientResponse, cap: int) -> tuple[bytes, bool]:
-    """The reply body and True, or what was read of it and False when it exceeds ``cap``.
-
-    A body over the cap closes the connection (it is never pooled half-read).
+    """The reply body and True, or its first bytes (for an error message) and False when it
+    exceeds ``cap``. A body over the cap closes the connection (it is never pooled half-read).
     """
     size = resp.content_length
     if size is not None:
@@ -361,8 +363,18 @@ async def _read(resp: aiohttp.ClientResponse, cap: int) -> tuple[bytes, bool]:
         parts.append(chunk)
         if received > cap:
             resp.close()
-            return b"".join(parts)[:cap], False
+            return _head(parts), False
     return b"".join(parts), True
+
+
+def _head(parts: list[bytes]) -> bytes:
+    """The first ``_HEAD`` bytes of ``parts``, without joining them all."""
+    head = bytearray()
+    for part in parts:
+        head += part[: _HEAD - len(head)]
+        if len(head) >= _HEAD:
+            break
+    return bytes(head)
 
 
 def _too_large(resp: aiohttp.ClientResponse, cap: int, endpoint: Endpoint, model: str) -> APIError:
@@ -439,7 +451,7 @@ def _status_error(
         model=model,
     )
     if cut_at is not None:
-        err.message = f"{err.message} (the error body exceeded {cut_at} bytes and was cut there)"
+        err.message += f" (the error body exceeded {cut_at} bytes; only its start was kept)"
         err.args = (err.message,)
     return err
 
