@@ -408,6 +408,14 @@ def test_a_200_reply_without_choices_is_an_api_error(
     assert info.value.status_code == 200 and "HTTP 200" in str(info.value)
 
 
+def test_a_reply_not_from_http_without_choices_names_no_status() -> None:
+    from scillm.providers.openai_compat import to_completion
+
+    with pytest.raises(scillm.APIError, match=r"^my-llm returned a reply without choices") as info:
+        to_completion({"result": "x"}, provider="my-llm")
+    assert info.value.status_code is None and "api_base" not in str(info.value)
+
+
 # -- no raw exception escapes -----------------------------------------------------------------
 
 

@@ -129,22 +129,18 @@ def to_completion(
     data: dict[str, Any],
     headers: Mapping[str, str] | None = None,
     *,
-    provider: str = "openai",
+    provider: str | None = None,
     model: str | None = None,
 ) -> ChatCompletion:
     """Wrap a reply; a text reply's ``content`` is always a string (``None`` becomes ``""``).
 
     A reply without a non-empty list of choice objects is an :class:`APIError` carrying the
-    server's error message when it sent one.
+    server's message when it sent an error object. ``headers`` given means the reply came over
+    HTTP: the error then says HTTP 200 and has that status.
     """
     choices = data.get("choices")
     if not choices or not _objects(choices):
-        error = data.get("error")
-        if error:
-            what = f"an error instead of choices: {_error_message(error)}"
-            raise _unusable(data, what, provider, model, hint="")
-        what = "choices that are not a list of objects" if choices else "a reply without choices"
-        raise _unusable(data, what, provider, model)
+        raise _no_choices(data, choices, headers is not None, provider, model)
     for choice in choices:
         message = choice.get("message")
         if (
@@ -154,6 +150,18 @@ def to_completion(
         ):
             message["content"] = ""
     return ChatCompletion(data, headers=headers)
+
+
+def _no_choices(
+    data: dict[str, Any], choices: Any, over_http: bool, provider: str | None, model: str | None
+) -> APIError:
+    error = data.get("error")
+    if error:
+        what, hint = f"an error instead of choices: {_error_message(error)}", ""
+    else:
+        what = "choices that are not a list of objects" if choices else "a reply without choices"
+        hint = _CHECK_BASE if over_http else ""
+    return _unusable(data, what, provider, model, over_http=over_http, hint=hint)
 
 
 def _objects(value: Any) -> bool:
@@ -168,13 +176,20 @@ def _error_message(error: Any) -> str:
 
 
 def _unusable(
-    data: Any, what: str, provider: str, model: str | None, *, hint: str = _CHECK_BASE
+    data: Any,
+    what: str,
+    provider: str | None,
+    model: str | None,
+    *,
+    over_http: bool = True,
+    hint: str = _CHECK_BASE,
 ) -> APIError:
     excerpt = orjson.dumps(data)[:_EXCERPT].decode("utf-8", "replace")
-    where = f"{provider}/{model}" if model else provider
+    where = "/".join(part for part in (provider, model) if part) or "the provider"
+    verb = "answered HTTP 200 with" if over_http else "returned"
     return APIError(
-        f"{where} answered HTTP 200 with {what} (the reply began: {excerpt}).{hint}",
-        status_code=200,
+        f"{where} {verb} {what} (the reply began: {excerpt}).{hint}",
+        status_code=200 if over_http else None,
         body=excerpt,
         provider=provider,
         model=model,
