@@ -111,22 +111,32 @@ class Endpoint:
         self.url = url
         self.headers = dict(headers)
         self.provider = provider
-        for name, value in self.headers.items():
-            if not isinstance(name, str) or not isinstance(value, str):
-                raise BadRequestError(
-                    f"header {name!r} must be a string name with a string value; check "
-                    "extra_headers.",
-                    provider=provider,
-                )
-            if _CONTROL.search(name) or _CONTROL.search(value):
-                raise BadRequestError(
-                    f"header {name!r} holds a line break or another control character, which "
-                    "HTTP headers cannot carry; check api_key (a trailing newline from a file?) "
-                    "and extra_headers.",
-                    provider=provider,
-                )
+        try:  # one pass over all names and values: this runs for every request
+            text = "".join(self.headers) + "".join(self.headers.values())
+            unsafe = _CONTROL.search(text) is not None
+        except TypeError:
+            unsafe = True
+        if unsafe:
+            raise _bad_header(self.headers, provider)
         self.follow_redirects = follow_redirects
         self.max_response_bytes = max_response_bytes
+
+
+def _bad_header(headers: Mapping[str, str], provider: str) -> BadRequestError:
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            return BadRequestError(
+                f"header {name!r} must be a string name with a string value; check "
+                "extra_headers.",
+                provider=provider,
+            )
+        if _CONTROL.search(name) or _CONTROL.search(value):
+            break
+    return BadRequestError(
+        f"header {name!r} holds a line break or another control character, which HTTP headers "
+        "cannot carry; check api_key (a trailing newline from a file?) and extra_headers.",
+        provider=provider,
+    )
 
 
 async def _close_with_loop(sess: aiohttp.ClientSession) -> AsyncIterator[None]:
