@@ -10,13 +10,18 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from scillm import _http
 from scillm._config import env
-from scillm.errors import AuthenticationError, BadRequestError
+from scillm.errors import APIError, AuthenticationError, BadRequestError
 from scillm.providers.base import Call
 from scillm.types import ChatCompletion, ChatCompletionChunk
 
 __all__ = ["OpenAICompatible", "ProviderSpec"]
+
+_EXCERPT = 300
+_CHECK_BASE = " Check that api_base points at an OpenAI-compatible chat completions server."
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +79,13 @@ class OpenAICompatible:
             headers["Authorization"] = f"Bearer {key}"
         if call.extra_headers:
             headers.update(call.extra_headers)
-        return _http.Endpoint(base + "/chat/completions", headers, spec.name)
+        return _http.Endpoint(
+            base + "/chat/completions",
+            headers,
+            spec.name,
+            follow_redirects=call.follow_redirects,
+            max_response_bytes=call.max_response_bytes,
+        )
 
     def body(self, call: Call) -> dict[str, Any]:
         """The JSON body: model, messages, the caller's OpenAI params, then ``extra_body``."""
@@ -90,7 +101,7 @@ class OpenAICompatible:
         data, headers = await _http.post_json(
             endpoint, self.body(call), timeout=call.timeout, model=call.model
         )
-        return to_completion(data, headers)
+        return to_completion(data, headers, provider=self.name, model=call.model)
 
     async def astream(self, call: Call) -> AsyncIterator[ChatCompletionChunk]:
         """A streamed request; chunks are yielded as the server sends them."""
@@ -98,23 +109,40 @@ class OpenAICompatible:
         body = self.body(call)
         body["stream"] = True
         events = await _http.post_stream(endpoint, body, timeout=call.timeout, model=call.model)
-        return _chunks(events)
+        return _chunks(events, self.name, call.model)
 
 
 async def _chunks(
-    events: AsyncGenerator[dict[str, Any], None],
+    events: AsyncGenerator[dict[str, Any], None], provider: str, model: str
 ) -> AsyncIterator[ChatCompletionChunk]:
     try:
         async for event in events:
+            if "choices" in event and not _objects(event["choices"]):
+                what = "a stream chunk whose choices are not a list of objects"
+                raise _unusable(event, what, provider, model)
             yield ChatCompletionChunk(event)
     finally:
         await events.aclose()  # release the connection even when the caller stops early
 
 
-def to_completion(data: dict[str, Any], headers: Mapping[str, str] | None = None) -> ChatCompletion:
-    """Wrap a reply; a text reply's ``content`` is always a string (``None`` becomes ``""``)."""
-    for choice in data.get("choices") or ():
-        message = choice.get("message") if isinstance(choice, dict) else None
+def to_completion(
+    data: dict[str, Any],
+    headers: Mapping[str, str] | None = None,
+    *,
+    provider: str | None = None,
+    model: str | None = None,
+) -> ChatCompletion:
+    """Wrap a reply; a text reply's ``content`` is always a string (``None`` becomes ``""``).
+
+    A reply without a non-empty list of choice objects is an :class:`APIError` carrying the
+    server's message when it sent an error object. ``headers`` given means the reply came over
+    HTTP: the error then says HTTP 200 and has that status.
+    """
+    choices = data.get("choices")
+    if not choices or not _objects(choices):
+        raise _no_choices(data, choices, headers is not None, provider, model)
+    for choice in choices:
+        message = choice.get("message")
         if (
             isinstance(message, dict)
             and message.get("content") is None
@@ -122,3 +150,47 @@ def to_completion(data: dict[str, Any], headers: Mapping[str, str] | None = None
         ):
             message["content"] = ""
     return ChatCompletion(data, headers=headers)
+
+
+def _no_choices(
+    data: dict[str, Any], choices: Any, over_http: bool, provider: str | None, model: str | None
+) -> APIError:
+    error = data.get("error")
+    if error:
+        what, hint = f"an error instead of choices: {_error_message(error)}", ""
+    else:
+        what = "choices that are not a list of objects" if choices else "a reply without choices"
+        hint = _CHECK_BASE if over_http else ""
+    return _unusable(data, what, provider, model, over_http=over_http, hint=hint)
+
+
+def _objects(value: Any) -> bool:
+    """Whether ``value`` is a list of JSON objects."""
+    return type(value) is list and all(type(item) is dict for item in value)
+
+
+def _error_message(error: Any) -> str:
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])[:_EXCERPT]
+    return str(error)[:_EXCERPT]
+
+
+def _unusable(
+    data: Any,
+    what: str,
+    provider: str | None,
+    model: str | None,
+    *,
+    over_http: bool = True,
+    hint: str = _CHECK_BASE,
+) -> APIError:
+    excerpt = orjson.dumps(data)[:_EXCERPT].decode("utf-8", "replace")
+    where = "/".join(part for part in (provider, model) if part) or "the provider"
+    verb = "answered HTTP 200 with" if over_http else "returned"
+    return APIError(
+        f"{where} {verb} {what} (the reply began: {excerpt}).{hint}",
+        status_code=200 if over_http else None,
+        body=excerpt,
+        provider=provider,
+        model=model,
+    )
