@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import math
 import re
 import time
 import weakref
@@ -174,9 +175,11 @@ async def aclose() -> None:
 
 
 def _timeout(seconds: float | None) -> aiohttp.ClientTimeout:
+    """``seconds`` for the whole exchange, body included, never rounded up to a whole second
+    (aiohttp rounds long timeouts by default): a call's deadline is kept to the millisecond."""
     import aiohttp
 
-    return aiohttp.ClientTimeout(total=seconds)
+    return aiohttp.ClientTimeout(total=seconds, ceil_threshold=math.inf)
 
 
 def _encode(body: Mapping[str, Any], endpoint: Endpoint, model: str) -> bytes:

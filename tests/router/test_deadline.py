@@ -6,6 +6,7 @@ bounds the whole call whatever the retry settings; the mock's 429s show the wait
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -145,3 +146,24 @@ def test_pacing_never_waits_past_the_deadline(mock_llm: MockLLMServer) -> None:
     assert isinstance(err, scillm.TimeoutError) and elapsed < 1.0
     assert "after the call's deadline" in str(err.__cause__)
     assert len(mock_llm.requests) == 1
+
+
+class Hangs:
+    """A provider that ignores ``Call.timeout``: the Router's guard must end the call."""
+
+    name = "hangs"
+
+    async def acompletion(self, call: Any) -> Any:
+        await asyncio.sleep(60)
+
+    async def astream(self, call: Any) -> Any:
+        await asyncio.sleep(60)
+
+
+def test_a_provider_that_ignores_its_timeout_is_still_cut_at_the_deadline() -> None:
+    scillm.register_provider("hangs", Hangs())
+    err, elapsed = timed_failure(
+        Router(num_retries=3), model="hangs/m", messages=USER, timeout=0.5
+    )
+    assert isinstance(err, scillm.TimeoutError) and 0.5 <= elapsed <= 0.55 + SLACK_S
+    assert "timeout=0.5 s (retries included)" in str(err)

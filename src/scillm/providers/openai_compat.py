@@ -44,7 +44,13 @@ class ProviderSpec:
 
 
 class OpenAICompatible:
-    """Chat completions over ``POST {base}/chat/completions`` with Bearer auth."""
+    """Chat completions over ``POST {base}/chat/completions`` with Bearer auth.
+
+    ``honours_timeout``: every request ends by ``Call.timeout`` (aiohttp's total timeout covers
+    the whole exchange, stream included), so the Router needs no extra guard around it.
+    """
+
+    honours_timeout = True
 
     def __init__(self, spec: ProviderSpec) -> None:
         self.spec = spec
