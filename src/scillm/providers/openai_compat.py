@@ -20,6 +20,8 @@ from scillm.types import ChatCompletion, ChatCompletionChunk
 
 __all__ = ["OpenAICompatible", "ProviderSpec"]
 
+MAX_KEPT_ENDPOINTS = 256
+
 _EXCERPT = 300
 _CHECK_BASE = " Check that api_base points at an OpenAI-compatible chat completions server."
 
@@ -55,11 +57,23 @@ class OpenAICompatible:
     def __init__(self, spec: ProviderSpec) -> None:
         self.spec = spec
         self.name = spec.name
+        self._endpoints: dict[tuple[Any, ...], _http.Endpoint] = {}
 
     def endpoint(self, call: Call) -> _http.Endpoint:
-        """Resolve base URL, key and headers for ``call`` (argument → env → default)."""
+        """Resolve base URL, key and headers for ``call`` (argument → env → default).
+
+        Endpoints without ``extra_headers`` are kept (a few hundred at most): most calls reuse
+        one, and building one checks every header.
+        """
         spec = self.spec
         base = call.api_base or env(*spec.base_env)
+        key = call.api_key or env(*spec.key_env)
+        reuse = not call.extra_headers
+        ident = (base, key, call.follow_redirects, call.max_response_bytes)
+        if reuse:
+            known = self._endpoints.get(ident)
+            if known is not None:
+                return known
         hosted = base is None
         base = base or spec.default_base
         if not base:
@@ -72,7 +86,6 @@ class OpenAICompatible:
         base = base.rstrip("/")
         if spec.append_v1:
             base = base.removesuffix("/v1") + "/v1"
-        key = call.api_key or env(*spec.key_env)
         if not key and hosted and spec.key_required:
             raise AuthenticationError(
                 f"provider {spec.name!r} needs an API key: pass api_key=... or set "
@@ -85,13 +98,18 @@ class OpenAICompatible:
             headers["Authorization"] = f"Bearer {key}"
         if call.extra_headers:
             headers.update(call.extra_headers)
-        return _http.Endpoint(
+        endpoint = _http.Endpoint(
             base + "/chat/completions",
             headers,
             spec.name,
             follow_redirects=call.follow_redirects,
             max_response_bytes=call.max_response_bytes,
         )
+        if reuse:
+            if len(self._endpoints) >= MAX_KEPT_ENDPOINTS:
+                self._endpoints.clear()
+            self._endpoints[ident] = endpoint
+        return endpoint
 
     def body(self, call: Call) -> dict[str, Any]:
         """The JSON body: model, messages, the caller's OpenAI params, then ``extra_body``."""
