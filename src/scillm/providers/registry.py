@@ -139,6 +139,8 @@ def _get(key: str) -> Provider | None:
 
 def _switched_off(key: str) -> str | None:
     """The variable that switches provider ``key`` off (None: it is on)."""
+    if key not in ENABLE_FLAGS:
+        return None
     names = enable_flags(key)
     if not names or env_flag(True, *names):
         return None
