@@ -40,6 +40,13 @@ def _door_router() -> Router:
         return _door
 
 
+def _timed(req: Request) -> Request:
+    """``req`` with its timeout: ``SCILLM_TIMEOUT`` is read per call, as on the fast path."""
+    if req.timeout is None:
+        req.timeout = default_timeout()
+    return req
+
+
 def address(req: Request) -> tuple[Provider, Call]:
     """The provider of a normalised request and the :class:`Call` to give it."""
     provider, name = resolve(req.model or default_model(), req.custom_llm_provider)
@@ -93,7 +100,7 @@ async def acompletion(
     req = normalise(model, messages, kwargs, stream=stream)
     if req.needs_pipeline:
         result: ChatCompletion | AsyncIterator[ChatCompletionChunk]
-        result = await _door_router().arun(req)
+        result = await _door_router().arun(_timed(req))
         return result
     provider, call = address(req)
     if stream:
@@ -133,8 +140,8 @@ def completion(
     if req.needs_pipeline:
         router = _door_router()
         if stream:
-            return _sync.SyncIterator(_sync.run(router.arun(req)))
-        reply: ChatCompletion = _sync.run(router.arun(req))
+            return _sync.SyncIterator(_sync.run(router.arun(_timed(req))))
+        reply: ChatCompletion = _sync.run(router.arun(_timed(req)))
         return reply
     provider, call = address(req)
     if stream:

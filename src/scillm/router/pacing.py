@@ -39,6 +39,10 @@ DEFAULT_COMPLETION_TOKENS = 256
 HEADROOM = 0.99  # pace at 99 % of a given rpm/tpm
 PROBE_RECHECK_S = 1.0
 KINDS = ("requests", "tokens")
+_HEADERS = tuple(
+    (f"x-ratelimit-remaining-{k}", f"x-ratelimit-reset-{k}", f"x-ratelimit-limit-{k}")
+    for k in KINDS
+)
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -253,6 +257,8 @@ class EndpointPacer:
             return None
         for kind, need in zip(KINDS, (1, tokens), strict=True):
             quota = self._quota[kind]
+            if not quota.until and quota.left == math.inf:
+                continue  # no header has said anything about this quota
             quota.roll(now)
             if quota.have(now) < need:
                 if quota.until > now:
@@ -327,13 +333,13 @@ class EndpointPacer:
     def _resync(self, headers: Mapping[str, str], now: float) -> None:
         """Adopt the provider's view of the quota (it has not yet seen what is in flight)."""
         in_flight = {"requests": self.in_flight, "tokens": self.in_flight_tokens}
-        for kind in KINDS:
-            remaining = _number(headers.get(f"x-ratelimit-remaining-{kind}"))
+        for kind, (remaining_h, reset_h, limit_h) in zip(KINDS, _HEADERS, strict=True):
+            remaining = _number(headers.get(remaining_h)) if headers else None
             if remaining is None:
                 continue
             quota = self._quota[kind]
-            reset = parse_duration(headers.get(f"x-ratelimit-reset-{kind}"))
-            quota.limit = _number(headers.get(f"x-ratelimit-limit-{kind}")) or quota.limit
+            reset = parse_duration(headers.get(reset_h))
+            quota.limit = _number(headers.get(limit_h)) or quota.limit
             quota.left = remaining - in_flight[kind]
             quota.since, quota.until = now, (now + reset if reset else 0.0)
             paced = self.rpm if kind == "requests" else self.tpm

@@ -141,7 +141,7 @@ class Pipeline:
         self.retry = retry
         self.policy = retry.policy({})
         self.strategy = strategy
-        self.timeout = timeout
+        self.timeout = timeout if timeout is not None else default_timeout()
         self.cooldown_s = cooldown_s
         self.budget: Budget | None = None
         self.telemetry = Telemetry()
@@ -167,8 +167,6 @@ class Pipeline:
         check_images(req.messages, self.image_policy)
         req.check_provider(route[0][0].provider)
         timeout = req.timeout if req.timeout is not None else self.timeout
-        if timeout is None:
-            timeout = default_timeout()
         prep = Prepared(
             route=route,
             request=req,
@@ -330,7 +328,7 @@ class Pipeline:
         and waits never pass it, so only a provider that does not promise to honour
         ``Call.timeout`` (an engine, a custom handler) needs this guard around the call."""
         prep.deadline = time.monotonic() + prep.timeout
-        if all(d.provider_honours_timeout for group in prep.route for d in group):
+        if _honour_timeouts(prep.route):
             return await work
         guard = asyncio.timeout(prep.timeout)
         try:
@@ -501,6 +499,13 @@ class Pipeline:
         if self.budget is not None and not prep.meta["cache_hit"]:
             self.budget.record(resp.get("usage"))
         return resp
+
+
+def _honour_timeouts(route: list[list[Deployment]]) -> bool:
+    """Whether every deployment of ``route`` ends its calls by ``Call.timeout`` itself."""
+    if len(route) == 1 and len(route[0]) == 1:
+        return route[0][0].provider_honours_timeout
+    return all(d.provider_honours_timeout for group in route for d in group)
 
 
 def _too_long(exc: ScillmError, retry_after: float | None, left: float) -> ScillmError:

@@ -67,8 +67,9 @@ class Router:
     ``json_schema``, ``deterministic``, ``cache``, ``retry_*``, ``num_retries``,
     ``on_attempt``/``on_success``/``on_giveup``), which are never sent to a provider.
     ``timeout`` is one deadline for the whole call, retries and waits included: the call's, else
-    the Router's, else ``SCILLM_TIMEOUT``, else 600 s; a deployment's ``timeout`` caps each of its
-    attempts. ``num_retries`` (default 2, or ``SCILLM_RETRY_MAX_ATTEMPTS``) counts retries after
+    the Router's, else ``SCILLM_TIMEOUT`` (read when the Router is built), else 600 s; a
+    deployment's ``timeout`` caps each of its attempts. ``num_retries`` (default 2, or
+    ``SCILLM_RETRY_MAX_ATTEMPTS``) counts retries after
     the first failure. ``rate_limits={"group": {"rpm": ..., "tpm": ...}}`` paces a group like
     ``rpm``/``tpm`` in its ``litellm_params`` do.
     """
