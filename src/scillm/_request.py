@@ -228,11 +228,6 @@ class Options:
     retry: dict[str, Any] = field(default_factory=dict)
     callbacks: dict[str, Callable[..., Any]] = field(default_factory=dict)
 
-    def __bool__(self) -> bool:
-        return bool(
-            self.retry or self.callbacks or self.deterministic is not None or self.cache is not None
-        )
-
 
 _NONE: frozenset[str] = frozenset()
 NO_OPTIONS = Options()
@@ -261,7 +256,7 @@ class Request:
     @property
     def needs_pipeline(self) -> bool:
         """Whether the call asks for something only the Router's pipeline does."""
-        return self.plan is not None or bool(self.options)
+        return self.plan is not None or self.options is not NO_OPTIONS
 
     def check_provider(self, provider: object) -> None:
         """Refuse keywords that are neither OpenAI parameters nor ones ``provider`` accepts."""
@@ -290,7 +285,7 @@ def check_messages(messages: object) -> list[dict[str, Any]]:
         )
     checked: list[dict[str, Any]] = []
     for i, msg in enumerate(messages):
-        if not isinstance(msg, Mapping):
+        if type(msg) is not dict and not isinstance(msg, Mapping):
             raise BadRequestError(
                 f"messages[{i}] must be a dict with 'role' and 'content', "
                 f"got {type(msg).__name__}: {str(msg)[:80]!r}"
