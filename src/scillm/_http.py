@@ -75,6 +75,8 @@ _RAISE_CAP = "raise it with max_response_bytes=... or SCILLM_MAX_RESPONSE_BYTES"
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 """Characters HTTP headers cannot carry (aiohttp refuses them after taking a connection)."""
 
+_KEPT_TIMEOUTS = 16
+_timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
 _sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession] = (
     weakref.WeakKeyDictionary()
 )
@@ -176,10 +178,17 @@ async def aclose() -> None:
 
 def _timeout(seconds: float | None) -> aiohttp.ClientTimeout:
     """``seconds`` for the whole exchange, body included, never rounded up to a whole second
-    (aiohttp rounds long timeouts by default): a call's deadline is kept to the millisecond."""
-    import aiohttp
+    (aiohttp rounds long timeouts by default): a call's deadline is kept to the millisecond.
+    The few usual values (a default, a configured timeout) are made once."""
+    made = _timeouts.get(seconds)
+    if made is None:
+        import aiohttp
 
-    return aiohttp.ClientTimeout(total=seconds, ceil_threshold=math.inf)
+        made = aiohttp.ClientTimeout(total=seconds, ceil_threshold=math.inf)
+        if len(_timeouts) >= _KEPT_TIMEOUTS:  # a Router's time-left values never repeat
+            _timeouts.clear()
+        _timeouts[seconds] = made
+    return made
 
 
 def _encode(body: Mapping[str, Any], endpoint: Endpoint, model: str) -> bytes:

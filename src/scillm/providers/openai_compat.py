@@ -163,12 +163,14 @@ def to_completion(
     HTTP: the error then says HTTP 200 and has that status.
     """
     choices = data.get("choices")
-    if not choices or not _objects(choices):
+    if not choices or type(choices) is not list:
         raise _no_choices(data, choices, headers is not None, provider, model)
     for choice in choices:
+        if type(choice) is not dict:
+            raise _no_choices(data, choices, headers is not None, provider, model)
         message = choice.get("message")
         if (
-            isinstance(message, dict)
+            type(message) is dict
             and message.get("content") is None
             and not message.get("tool_calls")
         ):
