@@ -124,6 +124,9 @@ def test_a_handler_returning_none_is_an_api_error_naming_it() -> None:
     scillm.register_custom_provider("returns-int", Returns(42))
     with pytest.raises(scillm.APIError, match="returned int '42' from acompletion"):
         scillm.completion("returns-int/m", USER)
+    scillm.register_custom_provider("returns-no-choices", Returns({"id": "x"}))
+    with pytest.raises(scillm.APIError, match="returns-no-choices returned a reply without"):
+        scillm.completion("returns-no-choices/m", USER)
 
 
 class StatusError(Exception):

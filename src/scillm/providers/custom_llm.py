@@ -78,7 +78,7 @@ def as_completion(result: object, provider: str, method: str) -> ChatCompletion:
             "with model_dump()/dict()/json() (a litellm ModelResponse)",
             provider=provider,
         )
-    return to_completion(dict(data))
+    return to_completion(dict(data), provider=provider)
 
 
 class CheckedProvider:
