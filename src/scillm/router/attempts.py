@@ -1,16 +1,38 @@
-"""The bookkeeping of one call's attempts: counts, sleeps, the deadline, and the event payloads."""
+"""One call's attempts on a deployment group: the retry decision, counts, sleeps, the deadline,
+and the event payloads."""
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from scillm.errors import APIError, ScillmError, TimeoutError
 from scillm.router.deployments import Deployment
-from scillm.router.retry import RetryPolicy
+from scillm.router.retry import RetryPolicy, retry_delay
 
 __all__ = ["RetryRun", "deadline_error"]
+
+
+def _too_long(exc: ScillmError, retry_after: float | None, left: float) -> ScillmError:
+    """``exc`` restated: the wait the server asked for does not fit in the time the call has."""
+    if not isinstance(exc, APIError):
+        return exc
+    note = (
+        f"; the server asked to retry after {retry_after:g} s, more than the {max(left, 0):.3g} s "
+        "this call has left (timeout= / retry_time_budget_s), so it fails now"
+    )
+    error = type(exc)(
+        exc.message + note,
+        status_code=exc.status_code,
+        body=exc.body,
+        headers=exc.headers,
+        provider=exc.provider,
+        model=exc.model,
+    )
+    error.retry_after_s = exc.retry_after_s
+    return error
 
 
 def deadline_error(
@@ -66,9 +88,33 @@ class RetryRun:
         own = deployment.timeout
         return left if own is None else min(own, left)
 
-    def record(self, error: ScillmError) -> None:
-        self.first_error = self.first_error or error
-        self.last_error = error
+    def after(
+        self, exc: ScillmError, *, retryable: bool, alternative: bool, rng: random.Random
+    ) -> float | ScillmError:
+        """The wait before the next attempt after ``exc``, or the error that ends the call.
+
+        A retry goes at once to a healthy ``alternative`` deployment, else after
+        :func:`retry_delay`. Nothing starts past the deadline: an attempt that used up the call's
+        time ends it with the deadline error, and a wait that would end after the deadline or the
+        retry budget (a ``Retry-After`` beyond the time left included) ends it at once with the
+        error that asked for it.
+        """
+        self.first_error = self.first_error or exc
+        self.last_error = exc
+        if isinstance(exc, TimeoutError) and time.monotonic() >= self.deadline:
+            return self.out_of_time()
+        if not retryable or self.retries >= self.policy.max_retries:
+            return self.give_up(exc)
+        delay = 0.0 if alternative else retry_delay(self.policy, self.retries + 1, exc, rng)
+        left = self.left_s()
+        if delay >= left:
+            retry_after = getattr(exc, "retry_after_s", None)
+            asked = retry_after is not None and self.policy.honor_retry_after
+            return self.give_up(_too_long(exc, retry_after, left) if asked else exc)
+        self.retries += 1
+        self.stats["total_sleep_s"] += delay
+        self.stats["last_retry_after_s"] = getattr(exc, "retry_after_s", None)
+        return delay
 
     def out_of_time(self) -> TimeoutError:
         """The deadline error, chained to the last attempt's error."""

@@ -40,7 +40,7 @@ from scillm.router.determinism import apply_determinism, sampling_of
 from scillm.router.events import Telemetry, emit
 from scillm.router.images import ImagePolicy, check_images
 from scillm.router.pacing import Ticket, estimate_tokens
-from scillm.router.retry import RetryPolicy, RetrySettings, retry_delay, should_retry
+from scillm.router.retry import RetryPolicy, RetrySettings, should_retry
 from scillm.router.structured import fallback_request, validate_reply
 from scillm.types import ChatCompletion, ChatCompletionChunk
 
@@ -430,37 +430,21 @@ class Pipeline:
         deployment: Deployment,
         exc: ScillmError,
     ) -> float:
-        """The wait before the next attempt; raises (after ``on_giveup``) when there is none.
-
-        Nothing starts past the deadline: an attempt that used up the call's time ends the call
-        with the deadline error, and a wait that would end after it (a ``Retry-After`` beyond the
-        time left included) ends the call at once with the error that asked for it.
-        """
-        run.record(exc)
+        """Cool the deployment down, ask ``run`` (:meth:`RetryRun.after`) for the wait, tell the
+        callbacks; raise the error that ends the call (after ``on_giveup``) when there is none."""
         retryable = should_retry(exc)
-        retry_after = getattr(exc, "retry_after_s", None)
         if retryable:
+            retry_after = getattr(exc, "retry_after_s", None)
             deployment.cool_down(max(self.cooldown_s, retry_after or 0.0))
-        left = run.left_s()
-        if isinstance(exc, TimeoutError) and time.monotonic() >= run.deadline:
-            error: ScillmError = run.out_of_time()
-        elif retryable and run.retries < run.policy.max_retries:
-            now = time.monotonic()
-            alternative = any(d.healthy(now) for d in group if d is not deployment)
-            delay = 0.0 if alternative else retry_delay(run.policy, run.retries + 1, exc, self.rng)
-            if delay < left:
-                run.retries += 1
-                run.stats["total_sleep_s"] += delay
-                run.stats["last_retry_after_s"] = retry_after
-                payload = run.payload("retry", deployment, exc, next_sleep_s=delay)
-                await emit(prep.callbacks, self.telemetry, payload)
-                return delay
-            waited_for = retry_after is not None and run.policy.honor_retry_after
-            error = run.give_up(_too_long(exc, retry_after, left) if waited_for else exc)
-        else:
-            error = run.give_up(exc)
+        now = time.monotonic()
+        alternative = any(d.healthy(now) for d in group if d is not deployment)
+        outcome = run.after(exc, retryable=retryable, alternative=alternative, rng=self.rng)
+        if isinstance(outcome, float):
+            payload = run.payload("retry", deployment, exc, next_sleep_s=outcome)
+            await emit(prep.callbacks, self.telemetry, payload)
+            return outcome
         await emit(prep.callbacks, self.telemetry, run.payload("giveup", deployment, exc))
-        raise error
+        raise outcome
 
     @staticmethod
     def _call(
@@ -506,26 +490,6 @@ def _honour_timeouts(route: list[list[Deployment]]) -> bool:
     if len(route) == 1 and len(route[0]) == 1:
         return route[0][0].provider_honours_timeout
     return all(d.provider_honours_timeout for group in route for d in group)
-
-
-def _too_long(exc: ScillmError, retry_after: float | None, left: float) -> ScillmError:
-    """``exc`` restated: the wait the server asked for does not fit in the time the call has."""
-    note = (
-        f"; the server asked to retry after {retry_after:g} s, more than the {max(left, 0):.3g} s "
-        "this call has left (timeout= / retry_time_budget_s), so it fails now"
-    )
-    if not isinstance(exc, APIError):
-        return exc
-    error = type(exc)(
-        exc.message + note,
-        status_code=exc.status_code,
-        body=exc.body,
-        headers=exc.headers,
-        provider=exc.provider,
-        model=exc.model,
-    )
-    error.retry_after_s = exc.retry_after_s
-    return error
 
 
 def _release(deployment: Deployment, ticket: Ticket, outcome: object) -> None:
