@@ -63,6 +63,8 @@ def check_images(messages: list[dict[str, Any]], policy: ImagePolicy | None) -> 
     if policy is None:
         return
     sizes = [_decoded_size(url) for url in _data_urls(messages)]
+    if not sizes:
+        return
     too_big = [(i, s) for i, s in enumerate(sizes) if s > policy.max_each_bytes]
     if too_big:
         i, size = too_big[0]

@@ -201,6 +201,11 @@ class EndpointPacer:
         quota, a slot or the rpm/tpm schedule that would end after it raises
         :class:`TimeoutError` when the deadline comes.
         """
+        with self._lock:
+            if self._idle(time.monotonic()):  # nothing known limits this endpoint: go now
+                self.in_flight += 1
+                self.in_flight_tokens += tokens
+                return Ticket(tokens, False, 0.0)
         start = time.monotonic()
         while True:
             probe, depart = False, 0.0
@@ -246,6 +251,18 @@ class EndpointPacer:
                 self._undo(tokens, probe)
                 continue
             return Ticket(tokens, probe, time.monotonic() - start)
+
+    def _idle(self, now: float) -> bool:
+        """No pause, probe, concurrency cap, rpm/tpm or quota from headers: nothing to wait for
+        (``_blocked_for`` would say 0 and ``_reserve`` would schedule the request now)."""
+        requests, tokens = self._quota["requests"], self._quota["tokens"]
+        return (
+            self.paused_until <= now
+            and not (self.probing or self.need_probe or self.rpm or self.tpm)
+            and self.limit == math.inf
+            and requests.left == tokens.left == math.inf
+            and not (requests.until or tokens.until)
+        )
 
     def _blocked_for(self, now: float, tokens: int) -> float | None:
         """0.0 when a request may be scheduled now, else how long to wait (None: until woken)."""
