@@ -208,6 +208,26 @@ def _payload(data: bytes) -> bytes | io.BytesIO:
     return io.BytesIO(data) if len(data) >= _LARGE_BODY else data
 
 
+def _error(
+    endpoint: Endpoint,
+    model: str,
+    message: str,
+    status: int | None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    body: str = "",
+) -> APIError:
+    """An :class:`APIError` about a reply (or a redirect) from ``endpoint``."""
+    return APIError(
+        message,
+        status_code=status,
+        body=body,
+        headers=headers,
+        provider=endpoint.provider,
+        model=model,
+    )
+
+
 def _excerpt(raw: bytes) -> str:
     return raw[:_BODY_EXCERPT].decode("utf-8", "replace")
 
@@ -329,13 +349,13 @@ async def _follow(
         if resp.status not in _REDIRECTS:
             return resp
     resp.release()
-    raise APIError(
+    raise _error(
+        endpoint,
+        model,
         f"{endpoint.provider} redirected {endpoint.url} more than {MAX_REDIRECTS} times (last "
         f"to {resp.headers.get('Location')!r}); point api_base at the final URL.",
-        status_code=resp.status,
+        resp.status,
         headers=resp.headers,
-        provider=endpoint.provider,
-        model=model,
     )
 
 
@@ -346,24 +366,24 @@ def _origin(url: URL) -> tuple[str, str | None, int | None]:
 def _bad_redirect(
     status: int, location: str | None, url: URL, endpoint: Endpoint, model: str
 ) -> APIError:
-    return APIError(
+    return _error(
+        endpoint,
+        model,
         f"{endpoint.provider} answered {url} with HTTP {status}, a redirect without a usable "
         f"Location ({location!r}); check api_base.",
-        status_code=status,
-        provider=endpoint.provider,
-        model=model,
+        status,
     )
 
 
 def _refused_redirect(status: int, target: URL, endpoint: Endpoint, model: str) -> APIError:
-    return APIError(
+    return _error(
+        endpoint,
+        model,
         f"{endpoint.provider} redirected {endpoint.url} (HTTP {status}) to another origin, "
         f"{target}; scillm does not send your request to a host you did not name. Point "
         "api_base at the new URL, or allow it with follow_redirects=True (or "
         "SCILLM_FOLLOW_REDIRECTS=1: the Authorization and other headers are then not sent there).",
-        status_code=status,
-        provider=endpoint.provider,
-        model=model,
+        status,
     )
 
 
@@ -402,13 +422,13 @@ def _head(parts: list[bytes]) -> bytes:
 def _too_large(resp: aiohttp.ClientResponse, cap: int, endpoint: Endpoint, model: str) -> APIError:
     size = resp.content_length
     declared = f" (Content-Length {size})" if size is not None and size > cap else ""
-    return APIError(
+    return _error(
+        endpoint,
+        model,
         f"{endpoint.provider} replied to {endpoint.url} with more than {cap} bytes{declared}; "
         f"scillm stopped reading there. If such a reply is expected, {_RAISE_CAP}.",
-        status_code=resp.status,
+        resp.status,
         headers=resp.headers,
-        provider=endpoint.provider,
-        model=model,
     )
 
 
@@ -420,15 +440,15 @@ def _decode_object(
     except orjson.JSONDecodeError:
         data = None
     if not isinstance(data, dict):
-        raise APIError(
+        raise _error(
+            endpoint,
+            model,
             f"{endpoint.provider} replied to {endpoint.url} with a body that is not a JSON "
             f"object (HTTP {status}): {_excerpt(raw)!r}. Check that api_base points at an "
             "OpenAI-compatible server.",
-            status_code=status,
+            status,
             body=_excerpt(raw),
             headers=headers,
-            provider=endpoint.provider,
-            model=model,
         )
     return data
 
@@ -556,12 +576,12 @@ def _joined(
     try:
         return orjson.loads(payload)
     except orjson.JSONDecodeError:
-        raise APIError(
+        raise _error(
+            endpoint,
+            model,
             f"{endpoint.provider} sent a stream event that is not JSON: {_excerpt(payload)!r}",
-            status_code=resp.status,
+            resp.status,
             body=_excerpt(payload),
-            provider=endpoint.provider,
-            model=model,
         ) from None
 
 
@@ -573,9 +593,7 @@ def _bad_event(
         message = f"{endpoint.provider} reported an error mid-stream: {event['error']}"
     else:
         message = f"{endpoint.provider} sent a stream event that is not a JSON object: {body!r}"
-    return APIError(
-        message, status_code=resp.status, body=body, provider=endpoint.provider, model=model
-    )
+    return _error(endpoint, model, message, resp.status, body=body)
 
 
 def _transport_error(
