@@ -149,9 +149,11 @@ def test_pacing_never_waits_past_the_deadline(mock_llm: MockLLMServer) -> None:
 
 
 class Hangs:
-    """A provider that ignores ``Call.timeout``: the Router's guard must end the call."""
+    """A provider that ignores ``Call.timeout`` while claiming to honour it: the Router's guard
+    must end the call all the same (only scillm's own providers are taken at their word)."""
 
     name = "hangs"
+    honours_timeout = True
 
     async def acompletion(self, call: Any) -> Any:
         await asyncio.sleep(60)

@@ -85,8 +85,12 @@ class CheckedProvider:
     """A provider registered from outside, with its replies checked.
 
     ``acompletion`` must return the reply (a Mapping becomes a ChatCompletion); ``astream``
-    an async iterator. Every other attribute (``name``, ``accepts``, ...) is the provider's own.
+    an async iterator. Every other attribute (``name``, ``accepts``, ...) is the provider's own,
+    except ``honours_timeout``: only scillm's own providers are trusted to end calls by
+    ``Call.timeout``, so an outside one always runs inside the Router's deadline guard.
     """
+
+    honours_timeout = False
 
     def __init__(self, provider: Provider, name: str) -> None:
         self.provider = provider
