@@ -71,7 +71,8 @@ class ServiceConfig:
         legacy: dict[str, tuple[str, ...]] | None = None,
         **given: Any,
     ) -> ServiceConfig:
-        """The config of ``service`` from ``given`` (None = unset), the environment, defaults.
+        """The config of ``service`` from ``given`` (None = unset), the environment, defaults
+        (the port: the service's in :data:`~scillm.service.catalog.SERVICES`, else 0).
 
         ``legacy`` maps a field to older variable names tried after ``SCILLM_<NAME>_<FIELD>``.
         """
@@ -93,6 +94,11 @@ class ServiceConfig:
         if unknown:
             raise TypeError(f"unknown service setting(s): {', '.join(sorted(unknown))}")
         values = resolve(given, sources)
+        if "port" not in values:
+            from scillm.service.catalog import SERVICES
+
+            spec = SERVICES.get(service)
+            values["port"] = spec.port if spec is not None else 0
         if values.get("max_body_bytes") is not None and values["max_body_bytes"] < 1:
             raise ValueError("max_body_bytes must be at least 1")
         return cls(**{k: v for k, v in values.items() if v is not None})
