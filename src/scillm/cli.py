@@ -23,6 +23,9 @@ FEATURE_COMMANDS: tuple[str, ...] = (
     "scillm.certainly.cli",
     "scillm.agent.cli",
     "scillm.batch.cli",
+    "scillm.service.cli",
+    "scillm.ops.cli",
+    "scillm.scenarios.cli",
 )
 
 
