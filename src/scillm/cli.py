@@ -26,6 +26,7 @@ FEATURE_COMMANDS: tuple[str, ...] = (
     "scillm.service.cli",
     "scillm.ops.cli",
     "scillm.scenarios.cli",
+    "scillm.proxy.cli",
 )
 
 

@@ -1,0 +1,1 @@
+"""Placeholder: the litellm-config-compatible proxy (issue 14)."""
