@@ -1,4 +1,5 @@
-"""The HTTP bridge in-process (FastAPI TestClient): envelope, verdicts, health, refusals."""
+"""The HTTP bridge in-process (FastAPI TestClient): envelope, verdicts, health, refusals, and
+every error in OpenAI's shape."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from fastapi.testclient import TestClient
 
 from scillm.certainly import available_backends
 from scillm.certainly.server import create_app
-from scillm.certainly.settings import BridgeSettings
+from scillm.certainly.settings import SERVICE_LEGACY, BridgeSettings
+from scillm.service import ServiceConfig
 from scillm.testing import MockLLMServer
 
 pytestmark = pytest.mark.requires("coqc", apt="coq")
@@ -35,9 +37,21 @@ def model() -> Iterator[MockLLMServer]:
         yield server
 
 
-def client(model: MockLLMServer, **settings: Any) -> TestClient:
+def client(
+    model: MockLLMServer, config: ServiceConfig | None = None, **settings: Any
+) -> TestClient:
     fields = {"model": "openai/mock", "llm_api_base": model.base_url, "llm_api_key": "k"}
-    return TestClient(create_app(BridgeSettings(max_workers=2, **{**fields, **settings})))
+    app = create_app(BridgeSettings(max_workers=2, **{**fields, **settings}), config)
+    return TestClient(app, base_url="http://127.0.0.1")
+
+
+def error_of(resp: Any, status: int) -> dict[str, Any]:
+    """The reply's ``error``, checked to have OpenAI's shape (and no more) and ``status``."""
+    assert resp.status_code == status, resp.text
+    assert set(resp.json()) == {"error"}
+    error = resp.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"} and error["message"]
+    return error  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
@@ -160,9 +174,7 @@ def test_a_hung_item_times_out_and_the_rest_is_kept(bridge: TestClient) -> None:
     ],
 )
 def test_a_malformed_envelope_is_a_400(bridge: TestClient, body: Any, message: str) -> None:
-    resp = bridge.post("/bridge/complete", json=body)
-    assert resp.status_code == 400
-    error = resp.json()["error"]
+    error = error_of(bridge.post("/bridge/complete", json=body), 400)
     assert message in error["message"] and error["type"] == "invalid_request_error"
 
 
@@ -179,8 +191,52 @@ def test_items_with_an_unknown_backend_get_their_own_errors(bridge: TestClient) 
 
 
 def test_a_body_that_is_not_json_is_a_400(bridge: TestClient) -> None:
-    resp = bridge.post("/bridge/complete", content=b"{not json")
-    assert resp.status_code == 400 and "not valid JSON" in resp.json()["error"]["message"]
+    resp = bridge.post(
+        "/bridge/complete", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    error = error_of(resp, 400)
+    assert "not valid JSON" in error["message"] and error["code"] == "invalid_json"
+
+
+def test_unknown_routes_and_methods_answer_in_shape(bridge: TestClient) -> None:
+    missing = error_of(bridge.get("/v1/models"), 404)
+    assert missing["code"] == "not_found" and missing["type"] == "invalid_request_error"
+    assert error_of(bridge.get("/bridge/complete"), 405)["code"] == "method_not_allowed"
+    assert error_of(bridge.post("/healthz", json={}), 405)["code"] == "method_not_allowed"
+
+
+def test_a_token_is_required_when_set_but_healthz_stays_open(model: MockLLMServer) -> None:
+    body = {"items": [{"id": "t", "code": TRUE}]}
+    with client(model, ServiceConfig(token="s3cret")) as guarded:
+        error = error_of(guarded.post("/bridge/complete", json=body), 401)
+        assert error["type"] == "authentication_error" and error["code"] == "invalid_api_key"
+        for given in ("Bearer nope", "Bearer s3cret2", "s3cret", "Basic s3cret", "Bearer"):
+            resp = guarded.post("/bridge/complete", json=body, headers={"Authorization": given})
+            assert error_of(resp, 401)["type"] == "authentication_error", given
+        assert error_of(guarded.get("/nope"), 401)["type"] == "authentication_error"
+        right = {"Authorization": "Bearer s3cret"}
+        resp = guarded.post("/bridge/complete", json=body, headers=right)
+        assert resp.status_code == 200 and resp.json()["summary"]["proved"] == 1
+        health = guarded.get("/healthz")
+    assert health.status_code == 200 and health.json()["auth"] is True
+
+
+def test_the_token_comes_from_the_environment(
+    model: MockLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("SCILLM_CERTAINLY_TOKEN", "SCILLM_SERVICE_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CERTAINLY_TOKEN", "from-env")
+    config = ServiceConfig.from_env("certainly", legacy=SERVICE_LEGACY)
+    assert config.token == "from-env" and config.port == 8787
+    monkeypatch.setenv("SCILLM_CERTAINLY_TOKEN", "newer")  # the scillm name wins
+    with client(model) as guarded:  # no config given: the app reads the environment
+        body = {"items": [{"id": "t", "code": TRUE}]}
+        assert guarded.post("/bridge/complete", json=body).status_code == 401
+        resp = guarded.post(
+            "/bridge/complete", json=body, headers={"Authorization": "Bearer newer"}
+        )
+    assert resp.status_code == 200
 
 
 def test_without_any_prover_both_endpoints_answer_503(model: MockLLMServer) -> None:
@@ -188,15 +244,20 @@ def test_without_any_prover_both_endpoints_answer_503(model: MockLLMServer) -> N
         health = no_prover.get("/healthz")
         resp = no_prover.post("/bridge/complete", json={"items": [{"id": "t", "code": TRUE}]})
     assert health.status_code == 503 and health.json()["ok"] is False
-    assert resp.status_code == 503 and "apt-get install coq" in resp.json()["error"]["message"]
+    problem = health.json()["problem"]
+    assert "no prover is installed" in problem and "apt-get install coq" in problem
+    assert "elan" in problem  # and how to get Lean
+    error = error_of(resp, 503)
+    assert "apt-get install coq" in error["message"]
+    assert error["code"] == "engine_unavailable" and error["type"] == "server_error"
 
 
 def test_a_backend_that_is_not_installed_is_a_503(bridge: TestClient) -> None:
     if available_backends()["lean4"]["available"]:
         pytest.skip("a Lean toolchain is installed here")
     body = {"backend": "lean4", "items": [{"id": "t", "code": "theorem t : True := trivial"}]}
-    resp = bridge.post("/bridge/complete", json=body)
-    assert resp.status_code == 503 and "lean4" in resp.json()["error"]["message"]
+    error = error_of(bridge.post("/bridge/complete", json=body), 503)
+    assert "lean4" in error["message"] and error["code"] == "engine_unavailable"
 
 
 def test_settings_refuse_nonsense() -> None:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from coq_exploits import EXPLOITS
@@ -15,8 +16,9 @@ from coq_exploits import EXPLOITS
 import scillm
 from scillm.certainly import available_backends
 from scillm.certainly.server import create_app
-from scillm.certainly.settings import BridgeSettings
-from scillm.errors import BadRequestError, EngineUnavailable
+from scillm.certainly.settings import TOKEN_ENV, BridgeSettings
+from scillm.errors import AuthenticationError, BadRequestError, EngineUnavailable
+from scillm.service import ServiceConfig
 from scillm.testing import MockLLMServer
 
 pytestmark = pytest.mark.requires("coqc", apt="coq")
@@ -38,11 +40,36 @@ def registered() -> None:
     )
 
 
+TOKEN = "tok"
+
+
 @pytest.fixture(scope="module")
-def live_bridge() -> Iterator[str]:
-    """A real bridge (uvicorn) on a free loopback port."""
+def bridge_model() -> Iterator[MockLLMServer]:
+    """The model the live bridge asks to write proofs."""
+    with MockLLMServer(reply=PROOF) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The live bridge's token, where the provider reads it (tests that need none unset it)."""
+    for name in TOKEN_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CERTAINLY_TOKEN", TOKEN)
+
+
+@pytest.fixture(scope="module")
+def live_bridge(bridge_model: MockLLMServer) -> Iterator[str]:
+    """A real bridge (uvicorn, token :data:`TOKEN`) on a free loopback port."""
+    settings = BridgeSettings(
+        max_workers=2,
+        lean_path="/nonexistent/lean",
+        model="openai/mock",
+        llm_api_base=bridge_model.base_url,
+        llm_api_key="k",
+    )
     config = uvicorn.Config(
-        create_app(BridgeSettings(max_workers=2, lean_path="/nonexistent/lean")),
+        create_app(settings, ServiceConfig(token=TOKEN)),
         host="127.0.0.1",
         port=0,
         log_level="warning",
@@ -141,7 +168,7 @@ async def test_a_bridge_url_sends_the_envelope_over_http(
     assert manifest["track_id"] == "t" and manifest["options"]["max_seconds"] == 25
 
 
-async def test_api_base_wins_and_bridge_errors_keep_their_status(live_bridge: str) -> None:
+async def test_api_base_wins_and_bridge_errors_keep_their_meaning(live_bridge: str) -> None:
     resp = await scillm.acompletion("certainly", USER, items=ITEMS, api_base=live_bridge + "/")
     assert summary(resp) == EXPECTED
     with pytest.raises(BadRequestError, match="unknown option") as caught:
@@ -149,9 +176,52 @@ async def test_api_base_wins_and_bridge_errors_keep_their_status(live_bridge: st
             "certainly", USER, items=ITEMS, options={"x": 1}, api_base=live_bridge
         )
     assert caught.value.status_code == 400
-    with pytest.raises(scillm.ServerError, match="lean4") as unavailable:
+    # No prover for the request: the same error over HTTP as in-process.
+    with pytest.raises(EngineUnavailable, match="lean4"):
         await scillm.acompletion("lean4", USER, items=ITEMS, api_base=live_bridge)
-    assert unavailable.value.status_code == 503
+
+
+async def test_the_token_is_sent_and_its_absence_is_a_clear_authentication_error(
+    live_bridge: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CERTAINLY_TOKEN")
+    with pytest.raises(AuthenticationError) as caught:
+        await scillm.acompletion("certainly/coq", USER, items=ITEMS, api_base=live_bridge)
+    assert caught.value.status_code == 401
+    assert "api_key=" in str(caught.value) and "SCILLM_CERTAINLY_TOKEN" in str(caught.value)
+    with pytest.raises(AuthenticationError):
+        await scillm.acompletion(
+            "certainly/coq", USER, items=ITEMS, api_base=live_bridge, api_key="wrong"
+        )
+    resp = await scillm.acompletion(
+        "certainly/coq", USER, items=ITEMS, api_base=live_bridge, api_key=TOKEN
+    )
+    assert summary(resp) == EXPECTED
+    monkeypatch.setenv("SCILLM_SERVICE_TOKEN", TOKEN)  # the token `serve all` shares
+    resp = await scillm.acompletion("certainly/coq", USER, items=ITEMS, api_base=live_bridge)
+    assert summary(resp) == EXPECTED
+
+
+async def test_a_text_plain_post_is_415_and_runs_nothing(
+    live_bridge: str, bridge_model: MockLLMServer
+) -> None:
+    """A browser's cross-site "simple" POST: refused before any prover or model call runs."""
+    body = json.dumps({"lean4_requirements": ["n + 0 = n"], "backend": "coq"}).encode()
+    bridge_model.clear()
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(base_url=live_bridge, headers=auth, timeout=60) as client:
+        refused = await client.post(
+            "/bridge/complete", content=body, headers={"Content-Type": "text/plain"}
+        )
+        assert refused.status_code == 415
+        assert refused.json()["error"]["code"] == "unsupported_media_type"
+        assert bridge_model.requests == []
+        # The same body as JSON does run (so the check above could have seen it).
+        ran = await client.post(
+            "/bridge/complete", content=body, headers={"Content-Type": "application/json"}
+        )
+    assert ran.status_code == 200 and ran.json()["summary"]["proved"] == 1
+    assert bridge_model.requests != []
 
 
 @pytest.mark.parametrize("where", ["in-process", "loopback bridge"])

@@ -8,12 +8,16 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 
 import scillm
-from scillm.codeworld import BridgeSettings, create_app
+from scillm.codeworld import BridgeSettings
+from scillm.codeworld.server import create_app
+from scillm.codeworld.settings import TOKEN_ENV
 from scillm.errors import AuthenticationError, BadRequestError
+from scillm.service import ServiceConfig
 
 USER = [{"role": "user", "content": "Which variant is right?"}]
 ITEM = {
@@ -33,7 +37,7 @@ def fixer(prompt: str) -> str:
 def live_bridge() -> Iterator[str]:
     """A real bridge (uvicorn, token "tok") on a free loopback port."""
     config = uvicorn.Config(
-        create_app(BridgeSettings(token="tok")),
+        create_app(BridgeSettings(), ServiceConfig(token="tok")),
         host="127.0.0.1",
         port=0,
         log_level="warning",
@@ -160,3 +164,42 @@ async def test_through_a_live_bridge(live_bridge: str, monkeypatch: pytest.Monke
     with pytest.raises(BadRequestError) as caught:
         await scillm.acompletion("codeworld", USER, items=[bad])
     assert "items[0].tests[0].args" in str(caught.value)
+
+
+@pytest.mark.usefixtures("isolated")
+async def test_without_its_token_the_bridge_is_a_clear_authentication_error(
+    live_bridge: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in TOKEN_ENV:
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(AuthenticationError) as caught:
+        await scillm.acompletion("codeworld", USER, items=[ITEM], api_base=live_bridge)
+    assert caught.value.status_code == 401
+    assert "api_key=" in str(caught.value) and "SCILLM_CODEWORLD_TOKEN" in str(caught.value)
+    monkeypatch.setenv("SCILLM_SERVICE_TOKEN", "tok")  # the token `serve all` shares
+    resp = await scillm.acompletion("codeworld", USER, items=[ITEM], api_base=live_bridge)
+    assert summary(resp)["items"][0]["best_variant"] == "identity"
+
+
+@pytest.mark.usefixtures("isolated")
+async def test_a_text_plain_post_is_415_and_runs_nothing(
+    live_bridge: str, scripted_llm: Any
+) -> None:
+    """A browser's cross-site "simple" POST: refused before any code or model call runs."""
+    llm = scripted_llm(fixer)
+    args = {"strategy": "mcts", "autogenerate": True, "n_variants": 1, "rollouts": 1, **llm.args}
+    envelope = {"messages": USER, "items": [ITEM], "provider": {"name": "codeworld", "args": args}}
+    body = json.dumps(envelope).encode()
+    token = {"Authorization": "Bearer tok"}
+    async with httpx.AsyncClient(base_url=live_bridge, headers=token, timeout=60) as client:
+        refused = await client.post(
+            "/bridge/complete", content=body, headers={"Content-Type": "text/plain"}
+        )
+        assert refused.status_code == 415
+        assert refused.json()["error"]["code"] == "unsupported_media_type"
+        assert llm.server.requests == []
+        # The same body as JSON does run (so the check above could have seen it).
+        ran = await client.post(
+            "/bridge/complete", content=body, headers={"Content-Type": "application/json"}
+        )
+    assert ran.status_code == 200 and llm.server.requests != []

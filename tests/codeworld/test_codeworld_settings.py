@@ -6,7 +6,8 @@ import pytest
 
 from precedence import Setting, precedence_test
 from scillm.codeworld import BridgeSettings, EngineSettings
-from scillm.codeworld.settings import env_names
+from scillm.codeworld.settings import SERVICE_LEGACY, TOKEN_ENV, env_names
+from scillm.service import ServiceConfig
 
 ENGINE = EngineSettings.from_env
 
@@ -21,18 +22,31 @@ test_argument_beats_environment_beats_default = precedence_test(
             False,
             "ture",
         ),
+        "bridge max_seconds": Setting(
+            BridgeSettings.from_env, "max_seconds", env_names("MAX_SECONDS"), ("60", 60), 9, "1m"
+        ),
         "bridge token": Setting(
-            BridgeSettings.from_env, "token", env_names("TOKEN"), ("t-env",) * 2, "t-arg"
+            lambda **given: ServiceConfig.from_env("codeworld", legacy=SERVICE_LEGACY, **given),
+            "token",
+            TOKEN_ENV,
+            ("t-env",) * 2,
+            "t-arg",
         ),
     }
 )
 
 
 def test_flags_and_counts_are_read_strictly(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert env_names("TOKEN") == ("SCILLM_CODEWORLD_TOKEN", "CODEWORLD_TOKEN")
+    assert env_names("TOKEN") == TOKEN_ENV[:2]  # the provider sends what the bridge reads
     for raw, expected in (("yes", True), ("ON", True), ("false", False), ("0", False)):
         monkeypatch.setenv("CODEWORLD_ALLOW_RLIMITS_ONLY", raw)
         assert BridgeSettings.from_env().allow_rlimits_only is expected
     monkeypatch.setenv("CODEWORLD_CONCURRENCY", "-2")
     with pytest.raises(ValueError, match=r"SCILLM_CODEWORLD_CONCURRENCY.* not -2"):
         EngineSettings.from_env()
+
+
+@pytest.mark.parametrize("seconds", [0, -1, float("nan"), float("inf")])
+def test_the_bridge_s_max_seconds_must_be_a_positive_finite_number(seconds: float) -> None:
+    with pytest.raises(ValueError, match="SCILLM_CODEWORLD_MAX_SECONDS"):
+        BridgeSettings(max_seconds=seconds)

@@ -411,7 +411,7 @@ async def test_the_bridge_takes_tagged_values_and_names_a_bad_one() -> None:
     }
     envelope = {"messages": [], "items": [item], "provider": {"name": "codeworld", "args": {}}}
     transport = httpx.ASGITransport(app=create_app(BridgeSettings()))
-    async with httpx.AsyncClient(transport=transport, base_url="http://bridge") as bridge:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as bridge:
         solved = await bridge.post("/bridge/complete", json=envelope)
         item["tests"] = [{"args": [{"$set": [[1]]}], "expected": 2}]
         refused = await bridge.post("/bridge/complete", json=envelope)

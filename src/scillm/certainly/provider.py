@@ -12,9 +12,11 @@ installed prover), ``certainly/coq``, ``certainly/lean4`` and ``lean4``. The env
 keyword arguments. Without items, the last user message is a requirement to prove.
 
 Where: ``api_base``, else ``CERTAINLY_BRIDGE_BASE``, else ``LEAN4_BRIDGE_BASE`` names a bridge
-(``scillm serve certainly``); with none, the bridge runs in this process. The bridge is told to
-finish within the call's ``timeout`` (less a margin), so its answer arrives before the client
-gives up.
+(``scillm serve certainly``), sent ``api_key`` (else ``SCILLM_CERTAINLY_TOKEN``,
+``CERTAINLY_TOKEN``, ``SCILLM_SERVICE_TOKEN``) as its bearer token; with none, the bridge runs
+in this process. Either way, no installed prover for the request is :class:`EngineUnavailable`.
+The bridge is told to finish within the call's ``timeout`` (less a margin), so its answer
+arrives before the client gives up.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import orjson
 
 from scillm import _http
 from scillm._config import env
-from scillm.errors import BadRequestError, EngineUnavailable
+from scillm.errors import AuthenticationError, BadRequestError, EngineUnavailable, ServerError
 from scillm.providers.base import Call
 from scillm.types import ChatCompletion, ChatCompletionChunk
 
@@ -95,13 +97,40 @@ def envelope(call: Call) -> dict[str, Any]:
 
 
 async def _remote(base: str, call: Call, body: dict[str, Any]) -> dict[str, Any]:
+    from scillm.certainly.settings import TOKEN_ENV
+
     url = base.rstrip("/").removesuffix("/bridge/complete") + "/bridge/complete"
     headers = {"Content-Type": "application/json", **(call.extra_headers or {})}
-    if call.api_key:
-        headers["Authorization"] = f"Bearer {call.api_key}"
+    token = call.api_key or env(*TOKEN_ENV)
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     endpoint = _http.Endpoint(url, headers, "certainly")
-    data, _ = await _http.post_json(endpoint, body, timeout=call.timeout, model=call.model)
+    try:
+        data, _ = await _http.post_json(endpoint, body, timeout=call.timeout, model=call.model)
+    except AuthenticationError as exc:
+        raise AuthenticationError(
+            f"the Certainly bridge at {base} refused the request ({exc.message}); pass its "
+            "token as api_key=, or set SCILLM_CERTAINLY_TOKEN",
+            status_code=exc.status_code,
+            body=exc.body,
+            headers=exc.headers,
+            provider="certainly",
+            model=call.model,
+        ) from exc
+    except ServerError as exc:
+        if exc.status_code == 503 and _error_code(exc.body) == "engine_unavailable":
+            raise EngineUnavailable(f"the Certainly bridge at {base}: {exc}") from exc
+        raise
     return data
+
+
+def _error_code(body: str) -> object:
+    """``error.code`` of an error reply's body (None when it has none)."""
+    try:
+        error = orjson.loads(body).get("error")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return error.get("code") if isinstance(error, dict) else None
 
 
 async def _in_process(call: Call, body: dict[str, Any]) -> dict[str, Any]:

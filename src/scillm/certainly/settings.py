@@ -5,6 +5,10 @@ Precedence: argument → environment → default. The environment names are the 
 deadline, ``CERTAINLY_BACKEND`` for the default backend, ``SCILLM_CERTAINLY_MODEL`` for the
 model that writes proofs of natural-language requirements. A malformed number is a ValueError
 naming the variable.
+
+The served bridge's door (token, host, body cap) is a :class:`scillm.service.ServiceConfig`:
+its token is ``SCILLM_CERTAINLY_TOKEN``, else ``CERTAINLY_TOKEN``, else ``SCILLM_SERVICE_TOKEN``
+(:data:`TOKEN_ENV`, which the provider sends when it is given no ``api_key``).
 """
 
 from __future__ import annotations
@@ -18,11 +22,20 @@ from scillm.certainly.engine import DEFAULT_TIMEOUT_S
 from scillm.certainly.items import BACKENDS
 from scillm.certainly.prove import MODEL_ENV
 
-__all__ = ["DEFAULT_MAX_SECONDS", "MAX_BEST_OF", "MAX_REFINEMENTS", "BridgeSettings"]
+__all__ = [
+    "DEFAULT_MAX_SECONDS",
+    "MAX_BEST_OF",
+    "MAX_REFINEMENTS",
+    "SERVICE_LEGACY",
+    "TOKEN_ENV",
+    "BridgeSettings",
+]
 
 DEFAULT_MAX_SECONDS = 300.0
 MAX_SECONDS_ENV = ("CERTAINLY_BRIDGE_TIMEOUT_SECONDS", "LEAN4_BRIDGE_TIMEOUT_SECONDS")
 BACKEND_ENV = "CERTAINLY_BACKEND"
+SERVICE_LEGACY: dict[str, tuple[str, ...]] = {"token": ("CERTAINLY_TOKEN",)}
+TOKEN_ENV = ("SCILLM_CERTAINLY_TOKEN", "CERTAINLY_TOKEN", "SCILLM_SERVICE_TOKEN")
 _SOURCES: dict[str, Source] = {
     "max_seconds": (float, *MAX_SECONDS_ENV),
     "backend": (str, BACKEND_ENV),
@@ -59,9 +72,14 @@ class BridgeSettings:
 
     def __post_init__(self) -> None:
         if not self.max_seconds > 0 or not self.item_timeout_s > 0:
-            raise ValueError("max_seconds and item_timeout_s must be positive numbers of seconds")
+            raise ValueError(
+                "max_seconds (--timeout) and item_timeout_s (--item-timeout) must be positive "
+                f"numbers of seconds, not {self.max_seconds:g} and {self.item_timeout_s:g}"
+            )
         if self.max_workers is not None and self.max_workers < 1:
-            raise ValueError(f"max_workers must be at least 1, not {self.max_workers}")
+            raise ValueError(
+                f"max_workers (--concurrency) must be at least 1, not {self.max_workers}"
+            )
         if self.backend is not None and self.backend not in BACKENDS:
             raise ValueError(f"unknown backend {self.backend!r}; use one of {', '.join(BACKENDS)}")
         if not 0 <= self.max_refinements <= MAX_REFINEMENTS:

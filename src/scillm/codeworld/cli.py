@@ -1,46 +1,86 @@
-"""``scillm serve codeworld``: the CodeWorld bridge on 127.0.0.1:8887 (uvicorn)."""
+"""``scillm serve codeworld``: the CodeWorld bridge on 127.0.0.1:8887.
+
+It binds first and announces after; a bad option value or a busy port is one line on stderr
+and exit status 2 (the options shared by every service come from :mod:`scillm.service.options`).
+"""
 
 from __future__ import annotations
 
 import typer
 
 from scillm._extras import SERVE_MODULES, command_requires
-from scillm.codeworld.settings import DEFAULT_HOST, DEFAULT_PORT, BridgeSettings
+from scillm.service.options import (
+    AllowedHostOpt,
+    CorsOpt,
+    FdOpt,
+    HostOpt,
+    MaxBodyOpt,
+    PortOpt,
+    TokenOpt,
+    door,
+    serve,
+    usage_error,
+)
 
 __all__ = ["register"]
-
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def register(app: typer.Typer, serve_app: typer.Typer) -> None:
     """Add ``scillm serve codeworld`` (``app`` gets no command of its own)."""
+    serve_app.command("codeworld")(serve_codeworld)
 
-    @serve_app.command("codeworld")
-    def serve_codeworld(
-        host: str = typer.Option(DEFAULT_HOST, help="Interface to listen on."),
-        port: int = typer.Option(DEFAULT_PORT, help="Port (0 picks a free one)."),
-        concurrency: int = typer.Option(0, help="Sandboxed processes at once (0: two per CPU)."),
-        allow_rlimits_only: bool = typer.Option(
-            False,
-            "--allow-rlimits-only",
-            help="Run code with rlimits alone where bubblewrap is unusable (results say so).",
-        ),
-    ) -> None:
-        """Serve the CodeWorld bridge: POST /bridge/complete, GET /healthz.
 
-        A bearer token is required when CODEWORLD_TOKEN (or SCILLM_CODEWORLD_TOKEN) is set.
-        """
-        command_requires(*SERVE_MODULES, extra="serve", feature="scillm serve codeworld")
-        import uvicorn
+def serve_codeworld(
+    host: HostOpt = None,
+    port: PortOpt = None,
+    token: TokenOpt = None,
+    max_body_bytes: MaxBodyOpt = None,
+    allowed_host: AllowedHostOpt = None,
+    cors_origin: CorsOpt = None,
+    fd: FdOpt = None,
+    concurrency: int | None = typer.Option(
+        None,
+        "--concurrency",
+        "--max-workers",
+        help="Sandboxed processes at once, across requests (default: two per CPU).",
+    ),
+    timeout: float | None = typer.Option(
+        None,
+        "--timeout",
+        "--max-seconds",
+        help="Seconds one request may take; a request asking more gets this (default 300).",
+    ),
+    allow_rlimits_only: bool | None = typer.Option(
+        None,
+        "--allow-rlimits-only",
+        help="Run code with rlimits alone where bubblewrap is unusable (results say so).",
+    ),
+) -> None:
+    """Serve the CodeWorld bridge: POST /bridge/complete, GET /healthz (port 8887).
 
-        from scillm.codeworld.server import create_app
+    Clients send 'Authorization: Bearer <token>' when a token is set (--token,
+    SCILLM_CODEWORLD_TOKEN, CODEWORLD_TOKEN or SCILLM_SERVICE_TOKEN).
+    """
+    command_requires(*SERVE_MODULES, extra="serve", feature="scillm serve codeworld")
+    from scillm.codeworld.server import create_app
+    from scillm.codeworld.settings import SERVICE_LEGACY, BridgeSettings
 
-        env = BridgeSettings.from_env()
-        settings = BridgeSettings(
-            concurrency=concurrency or env.concurrency,
-            allow_rlimits_only=allow_rlimits_only or env.allow_rlimits_only,
-            token=env.token,
+    try:
+        settings = BridgeSettings.from_env(
+            concurrency=concurrency,
+            max_seconds=timeout,
+            allow_rlimits_only=allow_rlimits_only or None,
         )
-        if host not in LOOPBACK and not settings.token:
-            typer.echo(f"warning: serving on {host} without a token; set CODEWORLD_TOKEN", err=True)
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    except ValueError as exc:
+        usage_error(str(exc))
+    config = door(
+        "codeworld",
+        host,
+        port,
+        token,
+        max_body_bytes,
+        allowed_host,
+        cors_origin,
+        legacy=SERVICE_LEGACY,
+    )
+    serve(lambda: create_app(settings, config), config, "codeworld", fd)

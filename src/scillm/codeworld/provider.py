@@ -6,9 +6,10 @@
     resp["codeworld"]                              # the full payload (results, run_manifest, ...)
 
 With ``api_base`` (or ``CODEWORLD_BASE``) the request goes to a bridge (``scillm serve
-codeworld``), with ``api_key`` (or ``CODEWORLD_TOKEN``) as its bearer token; without, the
-engine runs in this process. ``codeworld/mcts`` sets ``strategy="mcts"``; ``:auto`` also
-generates ``n_variants`` programs first. ``temperature`` and ``seed`` are the search's; other
+codeworld``), with ``api_key`` (else ``SCILLM_CODEWORLD_TOKEN``, ``CODEWORLD_TOKEN``,
+``SCILLM_SERVICE_TOKEN``) as its bearer token; without, the engine runs in this process.
+``codeworld/mcts`` sets ``strategy="mcts"``; ``:auto`` also generates ``n_variants`` programs
+first. ``temperature`` and ``seed`` are the search's; other
 OpenAI sampling parameters do not apply and are ignored. Streaming yields the reply as one chunk.
 """
 
@@ -21,11 +22,18 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from scillm import _http
+from scillm._config import env
 from scillm.codeworld.engine import run_request
 from scillm.codeworld.request import ARG_KEYS, Request, parse_request
-from scillm.codeworld.settings import EngineSettings, setting
+from scillm.codeworld.settings import TOKEN_ENV, EngineSettings, setting
 from scillm.codeworld.signals import Sessions
-from scillm.errors import BadRequestError, EngineUnavailable, ServerError, TimeoutError
+from scillm.errors import (
+    AuthenticationError,
+    BadRequestError,
+    EngineUnavailable,
+    ServerError,
+    TimeoutError,
+)
 from scillm.providers.base import Call
 from scillm.types import ChatCompletion, ChatCompletionChunk
 
@@ -105,7 +113,7 @@ class CodeWorldProvider:
 
     async def _bridge(self, base: str, envelope: dict[str, Any], call: Call) -> dict[str, Any]:
         headers = {"Content-Type": "application/json"}
-        token = call.api_key or setting("TOKEN")
+        token = call.api_key or env(*TOKEN_ENV)
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if call.extra_headers:
@@ -116,11 +124,30 @@ class CodeWorldProvider:
             data, _ = await _http.post_json(
                 endpoint, envelope, timeout=call.timeout, model=call.model
             )
+        except AuthenticationError as exc:
+            raise AuthenticationError(
+                f"the CodeWorld bridge at {base} refused the request ({exc.message}); pass its "
+                "token as api_key=, or set SCILLM_CODEWORLD_TOKEN",
+                status_code=exc.status_code,
+                body=exc.body,
+                headers=exc.headers,
+                provider=self.name,
+                model=call.model,
+            ) from exc
         except ServerError as exc:
-            if exc.status_code == 503 and "engine_unavailable" in exc.body:
+            if exc.status_code == 503 and _error_code(exc.body) == "engine_unavailable":
                 raise EngineUnavailable(f"the CodeWorld bridge at {base}: {exc}") from exc
             raise
         return data
+
+
+def _error_code(body: str) -> object:
+    """``error.code`` of an error reply's body (None when it has none)."""
+    try:
+        error = json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        return None
+    return error.get("code") if isinstance(error, dict) else None
 
 
 def _completion(model: str, payload: dict[str, Any]) -> ChatCompletion:

@@ -1,21 +1,26 @@
-"""The CodeWorld bridge: a thin FastAPI face over the engine (``scillm serve codeworld``).
+"""The CodeWorld bridge: a thin face over the engine (``scillm serve codeworld``).
 
     GET  /healthz           runs a tiny program in the sandbox; 200 with isolation and
-                            languages, 503 when the sandbox cannot run it
+                            languages, 503 (and ``problem``: what to fix) when it cannot
     POST /bridge/complete   the original's envelope (see :mod:`scillm.codeworld.request`)
                             → the CodeWorld payload
 
-Invalid requests get 422 with every problem's field path (``detail[].loc``, FastAPI style);
-no usable sandbox gets 503; a failing item is an ``error`` result inside a 200, never a 500.
-With a token (``BridgeSettings.token``, env ``CODEWORLD_TOKEN``) requests to
-``/bridge/complete`` need ``Authorization: Bearer <token>``.
+The app is :func:`scillm.service.create_service_app`'s: its door checks Host, Origin, the
+bearer token (``SCILLM_CODEWORLD_TOKEN``, then ``CODEWORLD_TOKEN``, then
+``SCILLM_SERVICE_TOKEN``; ``/healthz`` stays open), JSON content type and body size, and every
+error has OpenAI's shape ``{"error": {message, type, param, code}}``. An invalid envelope is a
+422 whose ``error.param`` names the first bad field, with FastAPI-style ``detail[].loc`` listing
+every problem next to it; no usable sandbox is a 503 (``code: engine_unavailable``); a failing
+item is an ``error`` result inside a 200, never a 500. A request's ``max_seconds`` is capped
+by :attr:`BridgeSettings.max_seconds`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 try:
@@ -31,81 +36,118 @@ from scillm import __version__
 from scillm.codeworld.engine import run_request
 from scillm.codeworld.items import FUNCTION_LANGUAGES
 from scillm.codeworld.request import STRATEGIES, parse_request
-from scillm.codeworld.settings import BridgeSettings
+from scillm.codeworld.settings import SERVICE_LEGACY, BridgeSettings
 from scillm.codeworld.signals import Sessions
-from scillm.codeworld.validation import InvalidRequest
+from scillm.codeworld.validation import InvalidRequest, where
 from scillm.errors import EngineUnavailable
 from scillm.sandbox import arun, isolation_available
+from scillm.service import ApiError, ServiceConfig, create_service_app, json_response, read_json
 
-__all__ = ["create_app"]
+__all__ = ["HEALTH_TTL_S", "create_app"]
 
 PROBE = "print(6 * 7)"
+HEALTH_TTL_S = 3.0
+"""How long a good health report is reused (a failed one never is)."""
+
+Report = tuple[bool, dict[str, Any]]
 
 
-def create_app(settings: BridgeSettings | None = None) -> FastAPI:
-    """The bridge app; ``settings`` default to :meth:`BridgeSettings.from_env`."""
-    config = settings or BridgeSettings.from_env()
+def create_app(
+    settings: BridgeSettings | None = None, config: ServiceConfig | None = None
+) -> FastAPI:
+    """The bridge app; ``settings`` default to :meth:`BridgeSettings.from_env`, the door
+    (``config``) to ``ServiceConfig.from_env("codeworld")``."""
+    settings = settings or BridgeSettings.from_env()
+    config = config or ServiceConfig.from_env("codeworld", legacy=SERVICE_LEGACY).secured()
     sessions = Sessions()
-    app = FastAPI(title="CodeWorld Bridge", version=__version__)
+    app = create_service_app("codeworld", config)
+    health = _Cached(lambda: _health(settings, config), HEALTH_TTL_S)
 
     @app.get("/healthz")
     async def healthz() -> Response:
-        probe = await arun(
-            PROBE, timeout_s=10, memory_mb=64, allow_rlimits_only=config.allow_rlimits_only
-        )
-        host = await asyncio.to_thread(isolation_available)
-        ok = probe.status == "ok" and probe.stdout.strip() == "42"
-        body = {
-            "ok": ok,
-            "service": "codeworld",
-            "version": __version__,
-            "isolation": probe.isolation,
-            "problem": None if ok else (probe.message or host["problem"]),
-            "probe": {"status": probe.status, "wall_ms": probe.wall_ms},
-            "languages": host["languages"],
-            "function_languages": list(FUNCTION_LANGUAGES),
-            "strategies": list(STRATEGIES),
-            "auth": config.token is not None,
-        }
-        return _json(body, 200 if ok else 503)
+        ok, body = await health()
+        return json_response(body, 200 if ok else 503)
 
     @app.post("/bridge/complete")
     async def complete(request: Request) -> Response:
-        if config.token and not _authorized(request, config.token):
-            return _error(401, "authentication_error", "missing or wrong bearer token")
-        try:
-            body = json.loads(await request.body())
-        except ValueError as exc:
-            return _invalid([{"loc": ["body"], "msg": f"not valid JSON: {exc}"}], str(exc))
+        body = await read_json(request, object_only=False)  # a non-object is a 422 below
         try:
             parsed = parse_request(body)
         except InvalidRequest as exc:
-            detail = [{"loc": ["body", *p.loc], "msg": p.message} for p in exc.problems]
-            return _invalid(detail, str(exc))
+            raise _invalid(exc) from None
+        capped = min(parsed.config.max_seconds, settings.max_seconds)
+        parsed = replace(parsed, config=replace(parsed.config, max_seconds=capped))
         try:
-            payload = await run_request(parsed, config, sessions)
+            payload = await run_request(parsed, settings, sessions)
         except EngineUnavailable as exc:
-            return _error(503, "engine_unavailable", str(exc))
-        return _json(payload, 200)
+            raise ApiError(503, str(exc), code="engine_unavailable") from None
+        return json_response(payload)
 
     return app
 
 
-def _authorized(request: Request, token: str) -> bool:
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
+async def _health(settings: BridgeSettings, config: ServiceConfig) -> Report:
+    """Run :data:`PROBE` in the sandbox as a request's code would run."""
+    probe = await arun(
+        PROBE, timeout_s=10, memory_mb=64, allow_rlimits_only=settings.allow_rlimits_only
+    )
+    host = await asyncio.to_thread(isolation_available)
+    ok = probe.status == "ok" and probe.stdout.strip() == "42"
+    return ok, {
+        "ok": ok,
+        "service": "codeworld",
+        "version": __version__,
+        "isolation": probe.isolation,
+        "problem": None if ok else _problem(probe.status, probe.message, probe.stdout, host),
+        "probe": {"status": probe.status, "wall_ms": probe.wall_ms},
+        "languages": host["languages"],
+        "function_languages": list(FUNCTION_LANGUAGES),
+        "strategies": list(STRATEGIES),
+        "auth": config.token is not None,
+    }
 
 
-def _invalid(detail: list[dict[str, Any]], message: str) -> Response:
-    for entry in detail:
-        entry["type"] = "value_error"
-    body = {"detail": detail, "error": {"message": message, "type": "invalid_request_error"}}
-    return _json(body, 422)
+def _problem(status: str, message: str, stdout: str, host: dict[str, Any]) -> str:
+    """What keeps the sandbox from running code, and what to do about it."""
+    if status == "sandbox_error":
+        why = message or host["problem"] or "the sandbox could not start"
+        return (
+            f"the sandbox cannot run code: {why}. Install bubblewrap (apt install bubblewrap) "
+            "where user namespaces are allowed, or start the bridge with --allow-rlimits-only "
+            "to accept weaker isolation"
+        )
+    seen = stdout.strip()[:80] or "nothing"
+    return (
+        f"the sandbox ran the probe {PROBE!r} but it ended {status!r} and printed {seen!r} "
+        f"instead of '42'{': ' + message if message else ''}; check that python3 runs "
+        "inside bubblewrap here (bwrap --ro-bind / / python3 -c 'print(42)')"
+    )
 
 
-def _error(status: int, kind: str, message: str) -> Response:
-    return _json({"error": {"message": message, "type": kind}}, status)
+def _invalid(exc: InvalidRequest) -> ApiError:
+    """The 422: ``error.param`` the first bad field, ``detail`` every problem."""
+    detail = [
+        {"loc": ["body", *p.loc], "msg": p.message, "type": "value_error"} for p in exc.problems
+    ]
+    first = exc.problems[0].loc if exc.problems else ()
+    param = where(first) if first else None
+    return ApiError(422, str(exc), param=param, code="invalid_request", extra={"detail": detail})
 
 
-def _json(body: Any, status: int) -> Response:
-    return Response(json.dumps(body), status_code=status, media_type="application/json")
+class _Cached:
+    """A health probe whose good report is reused for ``ttl`` seconds; a failure is never
+    reused (the next poll probes again), and polls arriving during a probe wait for it."""
+
+    def __init__(self, probe: Callable[[], Awaitable[Report]], ttl: float) -> None:
+        self.probe, self.ttl = probe, ttl
+        self.lock = asyncio.Lock()
+        self.good: Report | None = None
+        self.at = 0.0
+
+    async def __call__(self) -> Report:
+        async with self.lock:
+            if self.good is not None and time.monotonic() - self.at < self.ttl:
+                return self.good
+            report = await self.probe()
+            self.good, self.at = (report if report[0] else None), time.monotonic()
+            return report

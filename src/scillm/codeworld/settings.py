@@ -5,7 +5,9 @@ argument → ``SCILLM_CODEWORLD_<NAME>`` → ``CODEWORLD_<NAME>`` → default.
 ``..._MODEL``              generator model of the search (default: scillm's default model)
 ``..._CONCURRENCY``        sandboxed processes at once (default: 2 per CPU)
 ``..._ALLOW_RLIMITS_ONLY`` a flag: ``1`` runs code with rlimits alone where bwrap is missing
-``..._TOKEN``              bearer token the bridge requires (none: no auth)
+``..._MAX_SECONDS``        the bridge's cap on one request's ``max_seconds`` (default 300)
+``..._TOKEN``              the bridge's bearer token: required by ``scillm serve codeworld``
+                           and sent by the provider (then ``SCILLM_SERVICE_TOKEN``; none: no auth)
 ``..._BASE``               the bridge's URL, for the provider (none: in-process engine)
 ``..._MCTS_AUTO_N``        variants ``codeworld/mcts:auto`` generates first (default 6)
 =========================  =========================================================
@@ -16,6 +18,7 @@ ValueError naming the variable.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
@@ -24,8 +27,9 @@ from scillm._config import Source, env, resolve
 from scillm.providers.registry import default_model
 
 __all__ = [
-    "DEFAULT_HOST",
-    "DEFAULT_PORT",
+    "DEFAULT_MAX_SECONDS",
+    "SERVICE_LEGACY",
+    "TOKEN_ENV",
     "BridgeSettings",
     "EngineSettings",
     "LLMSpec",
@@ -34,9 +38,12 @@ __all__ = [
     "setting",
 ]
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8887
 DEFAULT_TEMPERATURE = 0.7
+DEFAULT_MAX_SECONDS = 300.0
+SERVICE_LEGACY: dict[str, tuple[str, ...]] = {"token": ("CODEWORLD_TOKEN",)}
+"""The bridge's door (:class:`scillm.service.ServiceConfig`) also reads these older names."""
+TOKEN_ENV = ("SCILLM_CODEWORLD_TOKEN", "CODEWORLD_TOKEN", "SCILLM_SERVICE_TOKEN")
+"""Where the provider finds the bridge's token when ``api_key`` is not given (the door's order)."""
 
 
 def setting(name: str) -> str | None:
@@ -93,10 +100,19 @@ class EngineSettings:
 
 @dataclass(frozen=True)
 class BridgeSettings(EngineSettings):
-    """The bridge: engine settings plus an optional bearer token."""
+    """The bridge: engine settings plus ``max_seconds``, the most one request may take (a
+    request asking for more gets this). Its door (token, host...) is a ``ServiceConfig``."""
 
-    token: str | None = None
+    max_seconds: float = DEFAULT_MAX_SECONDS
     _SOURCES: ClassVar[dict[str, Source]] = {
         **EngineSettings._SOURCES,
-        "token": (str, *env_names("TOKEN")),
+        "max_seconds": (float, *env_names("MAX_SECONDS")),
     }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not (self.max_seconds > 0 and math.isfinite(self.max_seconds)):
+            raise ValueError(
+                f"max_seconds (SCILLM_CODEWORLD_MAX_SECONDS) must be a positive number of "
+                f"seconds, not {self.max_seconds}"
+            )
