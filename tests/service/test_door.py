@@ -169,6 +169,10 @@ def test_the_token_is_required_except_on_healthz(svc: Served, client: httpx.Clie
         # An unknown route does not tell a stranger which routes exist.
         _error(client.get(f"{svc.url}/secret-route", headers=headers), 401)
     assert client.get(f"{svc.url}/healthz").status_code == 200
+    # The scheme is case-insensitive (RFC 9110); the token is not.
+    assert client.get(f"{svc.url}/list", headers={"authorization": f"bearer {TOKEN}"}).is_success
+    upper = {"authorization": f"Bearer {TOKEN.upper()}"}
+    _error(client.get(f"{svc.url}/list", headers=upper), 401)
 
 
 def test_a_body_over_the_cap_is_refused_unread(svc: Served, client: httpx.Client) -> None:

@@ -56,7 +56,7 @@ class Guard:
             {bound, "localhost", "127.0.0.1", "::1"} | {h.lower() for h in config.allowed_hosts}
         )
         self.origins = frozenset(o.rstrip("/").lower() for o in config.cors_origins)
-        self.bearer = f"Bearer {config.token}".encode() if config.token else None
+        self.token = config.token.encode() if config.token else None
         self.cap = config.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -96,9 +96,9 @@ class Guard:
                 "origin_not_allowed",
                 None,
             )
-        if self.bearer is not None and scope["path"] not in self.open_paths:
-            given = headers.get(b"authorization", b"")
-            if not hmac.compare_digest(given, self.bearer):
+        if self.token is not None and scope["path"] not in self.open_paths:
+            scheme, _, given = headers.get(b"authorization", b"").partition(b" ")
+            if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.token):
                 return (
                     401,
                     "missing or wrong bearer token: send 'Authorization: Bearer <token>' "
