@@ -44,12 +44,30 @@ def run(ctx: Context) -> str:
     with tempfile.TemporaryDirectory(prefix="scillm-batch-resume-") as tmp:
         rows_in, out = Path(tmp) / "in.jsonl", Path(tmp) / "out.jsonl"
         prompts = {f"r{i}": f"row {i} says {i * 7}" for i in range(ROWS)}
-        rows_in.write_text("".join(json.dumps({"id": k, "prompt": v}) + "\n"
-                                   for k, v in prompts.items()))
-        base = [sys.executable, "-m", "scillm", "batch", str(rows_in), "-o", str(out),
-                "-m", spec.model, "--no-progress", "-c", "2"]
-        first = subprocess.Popen([*base, "--rpm", "120"], env=env, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE, text=True)
+        rows_in.write_text(
+            "".join(json.dumps({"id": k, "prompt": v}) + "\n" for k, v in prompts.items())
+        )
+        base = [
+            sys.executable,
+            "-m",
+            "scillm",
+            "batch",
+            str(rows_in),
+            "-o",
+            str(out),
+            "-m",
+            spec.model,
+            "--no-progress",
+            "-c",
+            "2",
+        ]
+        first = subprocess.Popen(
+            [*base, "--rpm", "120"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + RUN_TIMEOUT_S
         while lines(out) < INTERRUPT_AFTER and first.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -58,13 +76,18 @@ def run(ctx: Context) -> str:
         check(first.returncode == 130, f"the interrupted run exited {first.returncode}: {err}")
         done = {row["id"] for row in read_rows(out)}
         check(0 < len(done) < ROWS, f"{len(done)} rows after the interrupt: not midway")
-        second = subprocess.run(base, env=env, capture_output=True, text=True,
-                                timeout=RUN_TIMEOUT_S, check=False)
-        check(second.returncode == 0, f"the resumed run exited {second.returncode}: "
-              f"{second.stderr.strip()[-500:]}")
+        second = subprocess.run(
+            base, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False
+        )
+        check(
+            second.returncode == 0,
+            f"the resumed run exited {second.returncode}: {second.stderr.strip()[-500:]}",
+        )
         summary = json.loads(Path(f"{out}.summary.json").read_text("utf-8"))
-        check(summary["skipped"] == len(done) and summary["succeeded"] == ROWS - len(done),
-              f"the resume should skip {len(done)} and call {ROWS - len(done)}: {summary}")
+        check(
+            summary["skipped"] == len(done) and summary["succeeded"] == ROWS - len(done),
+            f"the resume should skip {len(done)} and call {ROWS - len(done)}: {summary}",
+        )
         rows = read_rows(out)
         ids = [row["id"] for row in rows]
         check(sorted(ids) == sorted(prompts), f"ids not exactly once: {sorted(ids)}")

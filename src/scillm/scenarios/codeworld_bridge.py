@@ -68,8 +68,10 @@ def run(ctx: Context) -> str:
         [(t["verdict"], t["output"]) for t in wrong["tests"]] == [("failed", -2), ("failed", 10)],
         f"the wrong variant should fail with outputs -2 and 10: {wrong['tests']}",
     )
-    check(right["scores"]["correctness"] == 1.0 and wrong["scores"]["correctness"] == 0.0,
-          f"correctness {right['scores']} vs {wrong['scores']}")
+    check(
+        right["scores"]["correctness"] == 1.0 and wrong["scores"]["correctness"] == 0.0,
+        f"correctness {right['scores']} vs {wrong['scores']}",
+    )
     return f"isolation {health['isolation']}; right 2/2 passed, wrong 0/2 (got -2, 10)"
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -48,10 +49,12 @@ def health_url(name: str, base: str) -> str:
 
 
 def codex_cli() -> str | None:
-    """The Codex CLI: ``CODEX_CMD``, ``codex`` on PATH, or a project-local ``.codex-cli``."""
+    """The Codex CLI: ``CODEX_CMD`` (when it names a program), ``codex`` on PATH, or a
+    project-local ``.codex-cli``."""
     given = os.environ.get("CODEX_CMD")
     if given:
-        return given
+        words = shlex.split(given)
+        return given if words and shutil.which(words[0]) else None
     found = shutil.which("codex")
     if found:
         return found
@@ -130,7 +133,9 @@ def _missing(name: str) -> str | None:
     if name != "mock" and any(importlib.util.find_spec(m) is None for m in ("fastapi", "uvicorn")):
         return f"scillm serve {name} needs the 'serve' extra: pip install 'scillm[serve]'"
     if name == "codex-sidecar" and codex_cli() is None:
-        return f"the Codex CLI is not installed: {CODEX_INSTALL}"
+        given = os.environ.get("CODEX_CMD")
+        found = f" (CODEX_CMD={given!r} is not a program here)" if given else ""
+        return f"the Codex CLI is not installed{found}: {CODEX_INSTALL}"
     return None
 
 

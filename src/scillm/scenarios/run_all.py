@@ -118,8 +118,10 @@ def run_command(
 
 
 def _print_outcome(outcome: Outcome) -> None:
-    print(f"{MARKS[outcome.status]} {outcome.name} ({outcome.seconds:.1f} s): {outcome.detail}",
-          flush=True)
+    print(
+        f"{MARKS[outcome.status]} {outcome.name} ({outcome.seconds:.1f} s): {outcome.detail}",
+        flush=True,
+    )
 
 
 def main(argv: Sequence[str] | None = None, *, single: bool = False) -> None:

@@ -50,7 +50,9 @@ def target(name: str) -> Target:
         value = placeholder_free(env(var))
         if value:
             if not value.startswith(("http://", "https://")):
-                raise ValueError(f"{var}={value!r} is not an http(s) URL, e.g. http://127.0.0.1:8887")
+                raise ValueError(
+                    f"{var}={value!r} is not an http(s) URL, e.g. http://127.0.0.1:8887"
+                )
             return Target(name, value.rstrip("/"), var)
     return Target(name, f"http://127.0.0.1:{service(name).port}", None)
 
