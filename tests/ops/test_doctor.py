@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from ops_helpers import (
@@ -161,6 +163,58 @@ def test_a_down_or_refusing_provider_and_a_down_service_fail(
     assert checks["node"]["ok"]
     for name in ("model stopped (openai/a)", "model nowhere (openai/b)"):
         assert not checks[name]["ok"] and "ConnectionError" in checks[name]["details"]
+
+
+class _Health(BaseHTTPRequestHandler):
+    """Health answers a service might give: not ok, a redirect, an error with escapes."""
+
+    seen: ClassVar[list[tuple[str, str | None]]] = []
+
+    def do_GET(self) -> None:
+        self.seen.append((self.path, self.headers.get("Authorization")))
+        replies = {
+            "/sick/healthz": (200, {"ok": False, "problem": "\x1b[2Jcleared your screen"}),
+            "/moved/healthz": (302, {}),
+            "/broken/healthz": (503, {"error": {"message": "\x1b]0;owned\x07down"}}),
+        }
+        status, body = replies.get(self.path, (404, {}))
+        self.send_response(status)
+        if status == 302:
+            self.send_header("Location", "http://127.0.0.1:9/steal")
+        raw = json.dumps(body).encode()
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_unhealthy_answers_fail_and_reach_the_terminal_harmlessly() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        args = ["doctor", "--check", "node", "--token", "t0k"]
+        for name in ("sick", "moved", "broken"):
+            args += ["--service", f"{name}={base}/{name}"]
+        table = start(args, clean_env())
+        report = json_out(run([*args, "--json"], clean_env()))
+        table_done = finish(table)
+    finally:
+        server.shutdown()
+        server.server_close()
+    checks = checks_of(report)
+    assert not any(checks[f"service {name}"]["ok"] for name in ("sick", "moved", "broken"))
+    assert "HTTP 302" in checks["service moved"]["details"]  # not followed
+    assert "HTTP 503" in checks["service broken"]["details"]
+    assert table_done.returncode == 1
+    assert "\x1b" not in table_done.stdout and "\\x1b" in table_done.stdout
+    names = ("sick", "moved", "broken")
+    assert {path for path, _ in _Health.seen} == {f"/{name}/healthz" for name in names}
+    assert {auth for _, auth in _Health.seen} == {"Bearer t0k"}
 
 
 def test_an_optional_tool_that_is_there_but_broken_fails() -> None:

@@ -241,7 +241,7 @@ def _print_doctor(report: Any, strict: bool) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from scillm.ops.doctor import result_word
+    from scillm.ops.doctor import printable, result_word
 
     colour = {"ok": "green", "FAILED": "red", "skipped": "yellow"}
     table = Table(title="scillm doctor", title_justify="left")
@@ -250,10 +250,10 @@ def _print_doctor(report: Any, strict: bool) -> None:
     for c in report.checks:
         word = result_word(c)
         table.add_row(
-            c.name,
+            escape(printable(c.name)),
             f"[{colour[word]}]{word}[/]",
             "yes" if c.required else "no",
-            escape(c.details),
+            escape(printable(c.details)),
             f"{c.elapsed_ms:,.0f}",
         )
     console = Console()
@@ -267,6 +267,8 @@ def _print_warmup(data: dict[str, Any]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from scillm.ops.doctor import printable
+
     table = Table(title="scillm warmup", title_justify="left")
     for column in ("model", "result", "ms", "reply / error"):
         table.add_column(column, justify="right" if column == "ms" else "left")
@@ -274,5 +276,6 @@ def _print_warmup(data: dict[str, Any]) -> None:
         name = r["model"] + (f" ({r['deployment']})" if "deployment" in r else "")
         word = "[green]ok[/]" if r["ok"] else "[red]FAILED[/]"
         said = repr(r["content"]) if r["ok"] else r["error"]
-        table.add_row(escape(name), word, f"{r['elapsed_ms']:,.0f}", escape(said))
+        row = (escape(printable(name)), word, f"{r['elapsed_ms']:,.0f}", escape(printable(said)))
+        table.add_row(*row)
     Console().print(table)

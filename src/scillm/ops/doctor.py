@@ -13,6 +13,7 @@ original's ``PROJECT_READY.md``.
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -22,9 +23,24 @@ from scillm.ops.checks import ENV_CHECKS, Check, check_service, model_check, tim
 from scillm.ops.probe import probe_all
 from scillm.ops.targets import Target, UsageError
 
-__all__ = ["DoctorPlan", "DoctorReport", "ServiceProbe", "run_doctor", "service_probe"]
+__all__ = [
+    "DoctorPlan",
+    "DoctorReport",
+    "ServiceProbe",
+    "printable",
+    "result_word",
+    "run_doctor",
+    "service_probe",
+]
 
 WILDCARD = ("0.0.0.0", "::", "")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (terminal escapes a server may have sent) shown as
+    ``\\xNN``: for the table and the markdown, never raw."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 @dataclass(frozen=True)
@@ -114,7 +130,7 @@ class DoctorReport:
             "|---|---|---|---|",
         ]
         for c in self.checks:
-            details = c.details.replace("|", "\\|").replace("\n", " ")
+            details = printable(c.details.replace("\n", " ")).replace("|", "\\|")
             lines.append(f"| {c.name} | {result_word(c)} | {'yes' if c.required else 'no'} "
                          f"| {details} |")
         return "\n".join(lines) + "\n"
