@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import json
+import signal
+import time
 from pathlib import Path
 
-from ops_helpers import NOWHERE, clean_env, invoke, json_out, run
+from ops_helpers import (
+    COMMAND_TIMEOUT_S,
+    NOWHERE,
+    clean_env,
+    finish,
+    invoke,
+    json_out,
+    run,
+    start,
+)
 
 from scillm.testing import Fault, MockLLMServer
 
@@ -99,6 +110,21 @@ def test_router_config_calls_each_deployment(mock_llm: MockLLMServer, tmp_path: 
     assert (up["model"], up["deployment"], up["ok"]) == ("fast", "openai/up", True)
     assert (down["deployment"], down["ok"]) == ("openai/down", False)
     assert [r.body["model"] for r in mock_llm.requests if r.body] == ["up"]
+
+
+def test_ctrl_c_exits_130_and_stamps_nothing(mock_llm: MockLLMServer, tmp_path: Path) -> None:
+    mock_llm.enqueue(Fault.delay(60))
+    stamp = tmp_path / "warm.stamp"
+    proc = start([*warm(mock_llm, "-m", "openai/slow"), "--stamp", str(stamp)], clean_env())
+    deadline = time.monotonic() + COMMAND_TIMEOUT_S
+    while not mock_llm.requests:
+        assert proc.poll() is None and time.monotonic() < deadline, finish(proc).stderr
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    done = finish(proc)
+    assert done.returncode == 130, done.stderr
+    assert "interrupted" in done.stderr and "Traceback" not in done.stderr
+    assert not stamp.exists()
 
 
 def test_usage_errors_exit_2_before_any_call(mock_llm: MockLLMServer, tmp_path: Path) -> None:

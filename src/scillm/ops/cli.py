@@ -127,7 +127,7 @@ def doctor(
     try:
         report = run_doctor(plan)
     except KeyboardInterrupt:
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        _interrupted()
     if out is not None:
         from scillm.ops.warmup import write_json
 
@@ -195,7 +195,7 @@ def warmup(
             targets, api_base=api_base, api_key=api_key, timeout=timeout, concurrency=concurrency
         )
     except KeyboardInterrupt:
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        _interrupted()
     data = report.as_dict()
     try:
         if out is not None:
@@ -219,6 +219,11 @@ def warmup(
             why = "exit 0 as others answered; --strict or STRICT_WARMUPS=1 fails on any"
         typer.echo(f"{report.failed} of {len(report.results)} model(s) failed ({why})", err=True)
     raise typer.Exit(code)
+
+
+def _interrupted() -> Any:
+    typer.echo("interrupted: nothing was written", err=True)
+    raise typer.Exit(EXIT_INTERRUPTED)
 
 
 def _make_dir(path: Path) -> None:
