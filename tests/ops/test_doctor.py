@@ -247,6 +247,7 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
         "service url": ["doctor", "--service", "agent=file:///etc/passwd"],
         "timeout": ["doctor", "--timeout", "nan"],
         "concurrency": ["doctor", "-c", "0"],
+        "api base": ["doctor", "--model", "openai/m", "--api-base", "localhost:8000"],
         "router config": ["doctor", "--router-config", str(bad_config)],
         "out": ["doctor", "--out", str(blocker / "dir")],
     }

@@ -55,11 +55,19 @@ def _usage(message: str) -> Any:
     usage_error(message)
 
 
-def _check_numbers(timeout: float, concurrency: int) -> None:
+def _check_options(timeout: float, concurrency: int, api_base: str | None) -> None:
+    from scillm._request import TRANSPORT_CHECKS
+    from scillm.errors import ScillmError
+
     if not 0 < timeout < float("inf"):
         _usage(f"--timeout must be a positive number of seconds, got {timeout}")
     if concurrency < 1:
         _usage(f"--concurrency must be at least 1, got {concurrency}")
+    if api_base is not None:
+        try:
+            TRANSPORT_CHECKS["api_base"]("api_base", api_base)
+        except ScillmError as exc:
+            _usage(f"--api-base: {exc}")
 
 
 def doctor(
@@ -102,7 +110,7 @@ def doctor(
     from scillm.ops.doctor import DoctorPlan, run_doctor, service_probe
     from scillm.ops.targets import UsageError, config_targets, model_targets, slot_models
 
-    _check_numbers(timeout, concurrency)
+    _check_options(timeout, concurrency, api_base)
     unknown = sorted(set(check or ()) - set(ENV_CHECKS))
     if unknown:
         _usage(f"--check {', '.join(unknown)}: the checks are {', '.join(ENV_CHECKS)}")
@@ -129,10 +137,7 @@ def doctor(
     except KeyboardInterrupt:
         _interrupted()
     if out is not None:
-        from scillm.ops.warmup import write_json
-
-        write_json(out / "doctor.json", report.as_dict(strict))
-        (out / "PROJECT_READY.md").write_text(report.markdown(strict), encoding="utf-8")
+        _write_report(out, report, strict)
     if json_output:
         _print_json(report.as_dict(strict))
     else:
@@ -176,7 +181,7 @@ def warmup(
     )
     from scillm.ops.warmup import run_warmup, update_stamp, write_json
 
-    _check_numbers(timeout, concurrency)
+    _check_options(timeout, concurrency, api_base)
     try:
         targets = model_targets(list(model or ()))
         if router_config is not None:
@@ -219,6 +224,17 @@ def warmup(
             why = "exit 0 as others answered; --strict or STRICT_WARMUPS=1 fails on any"
         typer.echo(f"{report.failed} of {len(report.results)} model(s) failed ({why})", err=True)
     raise typer.Exit(code)
+
+
+def _write_report(out: Path, report: Any, strict: bool) -> None:
+    from scillm.ops.warmup import write_json
+
+    try:
+        write_json(out / "doctor.json", report.as_dict(strict))
+        (out / "PROJECT_READY.md").write_text(report.markdown(strict), encoding="utf-8")
+    except OSError as exc:
+        typer.echo(f"error: cannot write the report into {out}: {exc.strerror}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
 
 
 def _interrupted() -> Any:
