@@ -5,16 +5,19 @@
 Rerunning the same command resumes: rows already in the output are skipped. The exit status is
 0 when every row succeeded, 1 when the output holds failed rows (``--allow-failures``: 0),
 2 for bad options or input (found before any call) and 130 when interrupted (Ctrl-C or
-SIGTERM: rows in flight are dropped, finished ones written).
+SIGTERM: rows in flight are dropped, finished ones written). ``--json`` prints the final
+summary (the ``.summary.json`` file's object) as one line on stdout instead of the table.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -56,6 +59,24 @@ def batch(
         Path | None,
         typer.Option(help="YAML or JSON: {model_list: [...], fallbacks: [...], ...} for a Router."),
     ] = None,
+    api_base: Annotated[
+        str | None,
+        typer.Option(
+            "--api-base",
+            help="Server of every call (with --router-config: of every deployment).",
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            help="API key of every call (with --router-config: of every deployment).",
+        ),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", help="Seconds per call, retries included (default 600)."),
+    ] = None,
     concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="Calls in flight.")] = 12,
     rpm: Annotated[float | None, typer.Option(help="At most this many requests a minute.")] = None,
     tpm: Annotated[float | None, typer.Option(help="At most this many tokens a minute.")] = None,
@@ -72,6 +93,9 @@ def batch(
     strict: Annotated[bool, typer.Option(help="Stop before any call when a row is bad.")] = False,
     allow_failures: Annotated[bool, typer.Option(help="Exit 0 even when rows failed.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a live progress line on stderr.")] = True,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the summary as one JSON object on stdout.")
+    ] = False,
 ) -> None:
     """Run every row of INPUT.jsonl through a model into OUTPUT, resumably."""
     err = Console(stderr=True)
@@ -88,6 +112,9 @@ def batch(
         cache,
         retry_failed,
         strict,
+        api_base,
+        api_key,
+        timeout,
     )
     try:
         plan = prepare(options)
@@ -99,7 +126,11 @@ def batch(
         cut = plan.checkpoint.repaired_bytes
         err.print(f"repaired {output}: cut a torn last line ({cut} bytes)", highlight=False)
     written = _run(plan, summary, progress, err)
-    _print_summary(summary, plan.checkpoint.summary_path)
+    if json_output:
+        line = {**summary.as_dict(), "summary_path": plan.checkpoint.summary_path}
+        sys.stdout.write(orjson.dumps(line).decode() + "\n")
+    else:
+        _print_summary(summary, plan.checkpoint.summary_path)
     raise typer.Exit(_exit_code(summary, allow_failures, err) if written else EXIT_FAILED_ROWS)
 
 

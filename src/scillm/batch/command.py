@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from scillm._request import TRANSPORT_CHECKS
 from scillm.batch.buckets import AsyncTokenBucket
 from scillm.batch.checkpoint import JsonlCheckpoint
 from scillm.batch.engine import drive
@@ -28,7 +29,15 @@ from scillm.batch.summary import MAX_PROBLEMS, BatchSummary
 from scillm.errors import ScillmError
 from scillm.router import Router
 
-__all__ = ["BatchOptions", "InputError", "Plan", "execute", "prepare"]
+__all__ = [
+    "BatchOptions",
+    "InputError",
+    "Plan",
+    "execute",
+    "load_router_config",
+    "prepare",
+    "with_endpoint",
+]
 
 BURST_SHARE = 0.1
 """``--rpm``/``--tpm`` buckets hold a tenth of a minute's allowance: short bursts, steady rate."""
@@ -54,6 +63,9 @@ class BatchOptions:
     cache: bool = False
     retry_failed: bool = False
     strict: bool = False
+    api_base: str | None = None
+    api_key: str | None = None
+    timeout: float | None = None
 
 
 @dataclass(slots=True)
@@ -96,22 +108,62 @@ def _load_structured(path: Path, what: str) -> Any:
         raise InputError(f"the {what} {path} is not valid JSON: {exc}") from None
 
 
+def load_router_config(path: Path) -> dict[str, Any]:
+    """The Router keywords of a YAML/JSON router config (litellm proxy's ``router_settings``
+    merged in); InputError when it is unreadable or not a mapping."""
+    config = _load_structured(path, "router config")
+    if not isinstance(config, dict):
+        raise InputError(
+            f"the router config {path} must be a mapping like "
+            "{model_list: [...], fallbacks: [...]}, got " + type(config).__name__
+        )
+    settings = config.pop("router_settings", None) or {}
+    return {**settings, **config}
+
+
+def with_endpoint(
+    config: dict[str, Any], api_base: str | None, api_key: str | None
+) -> dict[str, Any]:
+    """``config`` with ``api_base``/``api_key`` (when given) in every deployment's params."""
+    given = {k: v for k, v in (("api_base", api_base), ("api_key", api_key)) if v is not None}
+    entries = config.get("model_list")
+    if not given or not isinstance(entries, list):
+        return config
+    model_list = [
+        {**entry, "litellm_params": {**(entry.get("litellm_params") or {}), **given}}
+        if isinstance(entry, dict)
+        else entry
+        for entry in entries
+    ]
+    return {**config, "model_list": model_list}
+
+
 def _router_kwargs(options: BatchOptions) -> dict[str, Any]:
-    config: Any = {}
+    config: dict[str, Any] = {}
     if options.router_config is not None:
-        config = _load_structured(options.router_config, "router config")
-        if not isinstance(config, dict):
-            raise InputError(
-                f"the router config {options.router_config} must be a mapping like "
-                "{model_list: [...], fallbacks: [...]}, got " + type(config).__name__
-            )
-        settings = config.pop("router_settings", None) or {}  # litellm proxy's layout
-        config = {**settings, **config}
+        config = load_router_config(options.router_config)
+        config = with_endpoint(config, options.api_base, options.api_key)
     if options.deterministic:
         config["deterministic"] = True
     if options.cache:
         config["cache"] = True
-    return dict(config)
+    return config
+
+
+def _call_defaults(options: BatchOptions) -> dict[str, Any]:
+    """What every call gets: ``--timeout``, and without a router config ``--api-base`` and
+    ``--api-key`` (with one, they are in its deployments: a group name is no ad-hoc model)."""
+    given = {"api_base": options.api_base, "api_key": options.api_key, "timeout": options.timeout}
+    defaults = {key: value for key, value in given.items() if value is not None}
+    for key, value in defaults.items():
+        try:
+            TRANSPORT_CHECKS[key](key, value)
+        except ScillmError as exc:
+            raise InputError(f"--{key.replace('_', '-')}: {exc}") from None
+    if options.router_config is not None:
+        defaults.pop("api_base", None)
+        defaults.pop("api_key", None)
+    return defaults
 
 
 def _schema_options(path: Path) -> dict[str, Any]:
@@ -179,8 +231,10 @@ def prepare(options: BatchOptions) -> Plan:
     if options.concurrency < 1:
         raise InputError(f"--concurrency must be at least 1, got {options.concurrency}")
     buckets = _buckets(options)
+    defaults = _call_defaults(options)
     total = _check_input(options)
-    defaults = _schema_options(options.json_schema) if options.json_schema else {}
+    if options.json_schema:
+        defaults.update(_schema_options(options.json_schema))
     try:
         router = Router(**_router_kwargs(options))
     except (TypeError, ValueError, ScillmError) as exc:
