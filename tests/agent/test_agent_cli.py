@@ -109,6 +109,7 @@ def test_a_busy_port_is_one_line_and_exit_2(service: str) -> None:
     [
         (["agent", "--tool-backend", "docker"], "unknown tool_backend 'docker'"),
         (["agent", "--max-iterations", "0"], "max_iterations"),
+        (["agent", "--http-tool-base", "file:///etc"], "must start with http(s)://"),
         (["agent", "--host", "0.0.0.0", "--token", ""], "refusing to serve on 0.0.0.0"),
         (["codex-sidecar", "--sandbox", "yolo"], "sandbox 'yolo'"),
         (["codex-sidecar", "--concurrency", "0"], "max_concurrency >= 1"),

@@ -36,12 +36,10 @@ def agent(scripted: Any) -> Iterator[Agent]:
             *steps: Step, token: str | None = TOKEN, **settings: Any
         ) -> tuple[str, MockLLMServer, Script]:
             srv, script = scripted(*steps)
-            app = create_app(
-                AgentServerSettings.from_env(
-                    target_model="openai/mock-model", target_api_base=srv.base_url, **settings
-                ),
-                ServiceConfig(token=token),
+            settings = {"target_model": "openai/mock-model", "target_api_base": srv.base_url} | (
+                settings
             )
+            app = create_app(AgentServerSettings.from_env(**settings), ServiceConfig(token=token))
             return stack.enter_context(serving(app)), srv, script
 
         yield start

@@ -85,9 +85,11 @@ class AgentServerSettings:
 
     def __post_init__(self) -> None:
         parse_request({}, self.defaults)  # a bad default fails at start, not per request
-        object.__setattr__(
-            self, "http_tool_bases", tuple(b.rstrip("/") for b in self.http_tool_bases if b)
-        )
+        bases = tuple(b.strip().rstrip("/") for b in self.http_tool_bases if b.strip())
+        for base in bases:
+            if not base.startswith(("http://", "https://")):
+                raise ValueError(f"HTTP tool server base {base!r} must start with http(s)://")
+        object.__setattr__(self, "http_tool_bases", bases)
 
     @classmethod
     def from_env(cls, **given: Any) -> AgentServerSettings:
