@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 import scillm
 from scillm.agent.server import create_app
 from scillm.agent.settings import AgentServerSettings
+from scillm.service import ServiceConfig
 from scillm.testing import Fault, MockLLMServer
 
 pytestmark = pytest.mark.requires("bwrap", apt="bubblewrap")
@@ -31,14 +32,14 @@ def agent(scripted: Any) -> Iterator[Agent]:
     """``url, target, script = agent(step, ..., **settings)``: an agent server on a mock target."""
     with contextlib.ExitStack() as stack:
 
-        def start(*steps: Step, **settings: Any) -> tuple[str, MockLLMServer, Script]:
+        def start(
+            *steps: Step, token: str | None = TOKEN, **settings: Any
+        ) -> tuple[str, MockLLMServer, Script]:
             srv, script = scripted(*steps)
-            settings.setdefault("token", TOKEN)
-            app = create_app(
-                AgentServerSettings.from_env(
-                    target_model="openai/mock-model", target_api_base=srv.base_url, **settings
-                )
+            settings = {"target_model": "openai/mock-model", "target_api_base": srv.base_url} | (
+                settings
             )
+            app = create_app(AgentServerSettings.from_env(**settings), ServiceConfig(token=token))
             return stack.enter_context(serving(app)), srv, script
 
         yield start
@@ -115,6 +116,24 @@ def test_target_failures_are_failures(agent: Agent) -> None:
     failed = post(url, "/agent/run", {"messages": USER})
     assert failed.status_code == 502
     assert failed.json()["ok"] is False and "HTTP 503" in failed.json()["error"]["message"]
+    error = failed.json()["error"]
+    assert (error["type"], error["param"], error["code"]) == (
+        "server_error",
+        None,
+        "upstream_error",
+    )
+    srv.enqueue(Fault.rate_limit(retry_after=3))
+    limited = post(url, "/v1/chat/completions", {"messages": USER})
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "3"
+    assert limited.json() == {
+        "error": {
+            "message": limited.json()["error"]["message"],
+            "type": "rate_limit_error",
+            "param": None,
+            "code": "rate_limited",
+        }
+    }
+    assert "Traceback" not in limited.text
 
 
 def test_agent_run_keeps_the_original_request_shape(agent: Agent) -> None:
@@ -167,25 +186,85 @@ def test_bad_requests_are_refused_with_the_reason(
     assert reply.status_code == status
     assert message in reply.json()["error"]["message"]
     assert reply.json()["ok"] is False
+    assert set(reply.json()["error"]) == {"message", "type", "param", "code"}
+    assert reply.json()["error"]["type"] in ("invalid_request_error", "permission_error")
+    assert isinstance(reply.json()["error"]["code"], str)
+    chat = post(url, "/v1/chat/completions", body)  # the same refusal, without "ok"
+    same = {k: v for k, v in reply.json()["error"].items() if k != "message"}
+    assert chat.status_code == status and "ok" not in chat.json()
+    assert {k: v for k, v in chat.json()["error"].items() if k != "message"} == same
+    assert message in chat.json()["error"]["message"]
     assert script.bodies == []  # nothing reached the model
 
 
 def test_token_health_and_models(agent: Agent) -> None:
-    url, _, _ = agent("hi")
-    assert post(url, "/v1/chat/completions", {"messages": USER}, token=None).status_code == 401
-    assert post(url, "/v1/chat/completions", {"messages": USER}, token="wrong").status_code == 401
+    url, _, script = agent("hi")
+    for path in ("/v1/chat/completions", "/agent/run"):
+        for token in (None, "wrong"):
+            refused = post(url, path, {"messages": USER}, token=token)
+            assert refused.status_code == 401
+            assert refused.json()["error"]["type"] == "authentication_error"
+    assert httpx.get(url + "/v1/models").status_code == 401
     with pytest.raises(scillm.AuthenticationError):
         scillm.completion("codex-agent/mini-agent", USER, api_base=url, api_key="wrong")
-    health = httpx.get(url + "/healthz").json()
-    assert health["ok"] is True and health["settings"]["token"] is True  # no secret in it
-    assert TOKEN not in json.dumps(health)
-    assert httpx.get(url + "/ready").json() == {
-        "ok": True,
-        "hints": [],
-        "target_model": "openai/mock-model",
-    }
+    assert script.bodies == []
+    health = httpx.get(url + "/healthz")  # no token needed
+    assert health.status_code == 200 and TOKEN not in health.text
+    report = health.json()
+    assert (report["ok"], report["missing"], report["checks"]["sandbox"]["ok"]) == (True, [], True)
+    assert "target model" in report["not_checked"][0]
+    assert report["target_model"] == "openai/mock-model"
+    assert httpx.get(url + "/ready").json()["checks"] == report["checks"]
+    assert script.bodies == []  # health never calls the model
     models = httpx.get(url + "/v1/models", headers={"Authorization": f"Bearer {TOKEN}"}).json()
     assert [m["id"] for m in models["data"]] == ["mini-agent"]
+
+
+def test_health_says_what_is_missing(agent: Agent, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCILLM_BWRAP", "/nonexistent/bwrap")  # a host without bubblewrap
+    url, _, _ = agent("hi")
+    health = httpx.get(url + "/healthz")
+    assert health.status_code == 503
+    (missing,) = health.json()["missing"]
+    assert missing.startswith("sandboxed tools cannot run: bubblewrap not found (install")
+    # Runs without sandboxed tools by default do not need it.
+    url, _, _ = agent("hi", defaults={"tool_backend": "none"})
+    health = httpx.get(url + "/healthz")
+    assert health.status_code == 200 and health.json()["checks"] == {}
+    assert any("sandbox" in what for what in health.json()["not_checked"])
+
+
+def test_unknown_routes_and_methods_have_the_openai_shape(agent: Agent) -> None:
+    url, _, _ = agent("hi", token=None)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    missing = httpx.get(url + "/v1/nope", headers=auth)
+    assert missing.status_code == 404
+    assert missing.json() == {
+        "error": {
+            "message": "Invalid URL (GET /v1/nope)",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "not_found",
+        }
+    }
+    wrong = httpx.get(url + "/v1/chat/completions", headers=auth)
+    assert wrong.status_code == 405 and wrong.json()["error"]["code"] == "method_not_allowed"
+    assert httpx.delete(url + "/agent/run").status_code == 405
+
+
+def test_a_browser_page_cannot_reach_the_model(agent: Agent) -> None:
+    """Without a token (the loopback default), a page the user visits still cannot run code."""
+    url, _, script = agent("hi", token=None)
+    chat = url + "/v1/chat/completions"
+    body = json.dumps({"messages": USER})
+    form = httpx.post(chat, content=body, headers={"Content-Type": "text/plain"})
+    assert form.status_code == 415 and form.json()["error"]["code"] == "unsupported_media_type"
+    site = {"Origin": "https://evil.example", "Content-Type": "application/json"}
+    assert httpx.post(chat, content=body, headers=site).status_code == 403
+    rebound = {"Host": "evil.example", "Content-Type": "application/json"}
+    assert httpx.post(chat, content=body, headers=rebound).status_code == 400
+    assert script.bodies == []
+    assert post(url, "/v1/chat/completions", {"messages": USER}, token=None).status_code == 200
 
 
 def test_response_format_is_honoured(agent: Agent) -> None:

@@ -20,6 +20,7 @@ from scillm.agent.codex import CodexSidecarSettings, codex_command, parse_events
 from scillm.agent.codex.prompt import build_prompt
 from scillm.agent.codex.runner import CodexJob
 from scillm.agent.codex.sidecar import create_app
+from scillm.service import ServiceConfig
 from scillm.testing import Fault, MockLLMServer, Reply
 
 USER = [{"role": "user", "content": "What is 6 * 7?"}]
@@ -53,15 +54,16 @@ def sidecar(codex_cli: str, scripted: Any) -> Iterator[Sidecar]:
     """``url, upstream, script = sidecar(step, ..., **settings)``: the sidecar on a mock model."""
     with contextlib.ExitStack() as stack:
 
-        def start(*steps: Step, **settings: Any) -> tuple[str, MockLLMServer, Script]:
+        def start(
+            *steps: Step, token: str | None = TOKEN, **settings: Any
+        ) -> tuple[str, MockLLMServer, Script]:
             srv, script = scripted(*steps)
             settings = {
                 "codex_cmd": (codex_cli,),
                 "base_url": srv.base_url,
-                "token": TOKEN,
                 "timeout_s": 60,
             } | settings
-            app = create_app(CodexSidecarSettings(**settings))
+            app = create_app(CodexSidecarSettings(**settings), ServiceConfig(token=token))
             return stack.enter_context(serving(app)), srv, script
 
         yield start
@@ -137,6 +139,10 @@ def test_codex_failures_and_timeouts_are_errors(sidecar: Sidecar) -> None:
     failed = post(url, {"messages": USER})
     assert failed.status_code == 502
     assert failed.json()["error"]["message"].startswith("Codex error (exit 1): ")
+    assert (failed.json()["error"]["type"], failed.json()["error"]["code"]) == (
+        "server_error",
+        "upstream_error",
+    )
     url, srv, _ = sidecar("late", timeout_s=1)
     srv.latency_s = 30
     with pytest.raises(scillm.ServerError, match="504"):
@@ -161,7 +167,11 @@ def test_missing_cli_is_503_and_echo_never_runs_it(tmp_path: Path) -> None:
     with serving(create_app(CodexSidecarSettings(codex_cmd=(missing,)))) as url:
         failed = post(url, {"messages": USER}, token=None)
         assert failed.status_code == 503 and "npm install" in failed.json()["error"]["message"]
-        assert httpx.get(url + "/healthz").json()["ok"] is False
+        assert failed.json()["error"]["code"] == "engine_unavailable"
+        health = httpx.get(url + "/healthz")
+        assert health.status_code == 503 and health.json()["ok"] is False
+        (why,) = health.json()["missing"]
+        assert why.startswith(f"the Codex CLI {missing!r} is not found: install it with `npm")
     with serving(create_app(CodexSidecarSettings(codex_cmd=(missing,), echo=True))) as url:
         reply = post(url, {"messages": USER}, token=None).json()
         assert (
@@ -190,13 +200,70 @@ def test_missing_cli_is_503_and_echo_never_runs_it(tmp_path: Path) -> None:
     ],
 )
 def test_bad_requests(tmp_path: Path, body: Any, status: int, message: str) -> None:
-    settings = CodexSidecarSettings(codex_cmd=(str(tmp_path / "unused"),), token=TOKEN)
-    with serving(create_app(settings)) as url:
+    settings = CodexSidecarSettings(codex_cmd=(str(tmp_path / "unused"),))
+    with serving(create_app(settings, ServiceConfig(token=TOKEN))) as url:
         reply = post(url, body)
         assert reply.status_code == status and message in reply.json()["error"]["message"]
-        assert post(url, {"messages": USER}, token="wrong").status_code == 401
-        models = httpx.get(url + "/v1/models", headers={"Authorization": f"Bearer {TOKEN}"})
-        assert models.json()["data"][0]["id"] == "codex"
+        error = reply.json()["error"]
+        assert set(error) == {"message", "type", "param", "code"}
+        assert error["type"] == "invalid_request_error" and isinstance(error["code"], str)
+
+
+def test_token_routes_and_methods(tmp_path: Path) -> None:
+    settings = CodexSidecarSettings(codex_cmd=(str(tmp_path / "unused"),), echo=True)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with serving(create_app(settings, ServiceConfig(token=TOKEN))) as url:
+        for token in (None, "wrong"):
+            refused = post(url, {"messages": USER}, token=token)
+            assert refused.status_code == 401
+            assert refused.json()["error"]["type"] == "authentication_error"
+        assert httpx.get(url + "/v1/models").status_code == 401
+        assert httpx.get(url + "/v1/models", headers=auth).json()["data"][0]["id"] == "codex"
+        health = httpx.get(url + "/healthz")  # no token needed
+        assert health.status_code == 200 and health.json()["echo"] is True
+        assert TOKEN not in health.text
+        missing = httpx.get(url + "/v1/nope", headers=auth)
+        assert missing.status_code == 404
+        assert missing.json() == {
+            "error": {
+                "message": "Invalid URL (GET /v1/nope)",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "not_found",
+            }
+        }
+        wrong = httpx.put(url + "/v1/chat/completions", headers=auth, json={})
+        assert wrong.status_code == 405 and wrong.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_health_asks_the_cli_for_its_version(codex_cli: str, tmp_path: Path) -> None:
+    with serving(create_app(CodexSidecarSettings(codex_cmd=(codex_cli,)))) as url:
+        health = httpx.get(url + "/healthz")
+        assert health.status_code == 200 and health.json()["missing"] == []
+        assert health.json()["checks"]["codex_cli"]["version"].startswith("codex-cli ")
+        assert "never started by /healthz" in health.json()["not_checked"][0]
+    broken = tmp_path / "codex"
+    broken.write_text("#!/bin/sh\necho 'codex: corrupt install' >&2\nexit 3\n")
+    broken.chmod(0o755)
+    with serving(create_app(CodexSidecarSettings(codex_cmd=(str(broken),)))) as url:
+        health = httpx.get(url + "/healthz")
+        assert health.status_code == 503
+        (why,) = health.json()["missing"]
+        assert f"{broken} failed on --version (exit 3: codex: corrupt install)" in why
+
+
+def test_a_browser_page_cannot_reach_the_model(sidecar: Sidecar) -> None:
+    """Without a token (the loopback default), a page the user visits cannot start Codex."""
+    url, srv, _ = sidecar("hi", token=None)
+    chat = url + "/v1/chat/completions"
+    body = json.dumps({"messages": USER})
+    form = httpx.post(chat, content=body, headers={"Content-Type": "text/plain"})
+    assert form.status_code == 415 and form.json()["error"]["code"] == "unsupported_media_type"
+    site = {"Origin": "https://evil.example", "Content-Type": "application/json"}
+    assert httpx.post(chat, content=body, headers=site).status_code == 403
+    rebound = {"Host": "evil.example", "Content-Type": "application/json"}
+    assert httpx.post(chat, content=body, headers=rebound).status_code == 400
+    assert srv.requests == []
 
 
 def test_the_command_line_is_explicit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,7 +1,10 @@
-"""``scillm serve agent`` and ``scillm serve codex-sidecar``: the agent servers on loopback.
+"""``scillm serve agent`` and ``scillm serve codex-sidecar``: the agent servers.
 
 Options override the environment (see :mod:`scillm.agent.settings` and
-:mod:`scillm.agent.codex.settings`); FastAPI and uvicorn load only when a server starts.
+:mod:`scillm.agent.codex.settings`); the door options (``--host``, ``--port``, ``--token``...)
+are every service's (:mod:`scillm.service.options`). The port is bound before the URL is
+printed; a busy port or a bad value is one line on stderr and exit status 2. FastAPI and
+uvicorn load only when a server starts.
 """
 
 from __future__ import annotations
@@ -12,6 +15,18 @@ import typer
 
 from scillm._extras import SERVE_MODULES, command_requires
 from scillm.errors import ScillmError
+from scillm.service.options import (
+    AllowedHostOpt,
+    CorsOpt,
+    FdOpt,
+    HostOpt,
+    MaxBodyOpt,
+    PortOpt,
+    TokenOpt,
+    door,
+    serve,
+    usage_error,
+)
 
 __all__ = ["register"]
 
@@ -23,12 +38,22 @@ def register(app: typer.Typer, serve_app: typer.Typer) -> None:
 
 
 def serve_agent(
-    host: str | None = typer.Option(None, help="Interface (default 127.0.0.1)."),
-    port: int | None = typer.Option(None, help="Port (default 8788)."),
+    host: HostOpt = None,
+    port: PortOpt = None,
+    token: TokenOpt = None,
+    max_body_bytes: MaxBodyOpt = None,
+    allowed_host: AllowedHostOpt = None,
+    cors_origin: CorsOpt = None,
+    fd: FdOpt = None,
     target_model: str | None = typer.Option(
         None, help="Model the agent drives (default: scillm's)."
     ),
-    target_api_base: str | None = typer.Option(None, help="Base URL for the target model."),
+    api_base: str | None = typer.Option(
+        None, "--api-base", "--target-api-base", help="Base URL of the target model's API."
+    ),
+    api_key: str | None = typer.Option(
+        None, "--api-key", help="Key for the target model (better: SCILLM_AGENT_TARGET_API_KEY)."
+    ),
     tool_backend: str | None = typer.Option(None, help="Default tools: sandbox, http or none."),
     http_tool_base: Annotated[
         list[str] | None, typer.Option(help="Allowed HTTP tool server base URL (repeatable).")
@@ -37,11 +62,13 @@ def serve_agent(
     max_seconds: float | None = typer.Option(None, help="Default time budget per run (180)."),
     trace_path: str | None = typer.Option(None, help="Append redacted JSONL traces here."),
 ) -> None:
-    """Serve the mini-agent loop as an OpenAI-compatible API (bearer: SCILLM_AGENT_TOKEN)."""
+    """Serve the mini-agent loop as an OpenAI-compatible API on 127.0.0.1:8788."""
     command_requires(*SERVE_MODULES, extra="serve", feature="scillm serve agent")
-    from scillm.agent.server import create_app
-    from scillm.agent.settings import AgentServerSettings
+    from scillm.agent.settings import LEGACY_ENV, SERVICE, AgentServerSettings
 
+    config = door(
+        SERVICE, host, port, token, max_body_bytes, allowed_host, cors_origin, legacy=LEGACY_ENV
+    )
     defaults: dict[str, Any] = {
         "tool_backend": tool_backend,
         "max_iterations": max_iterations,
@@ -49,62 +76,87 @@ def serve_agent(
     }
     settings = _settings(
         AgentServerSettings.from_env,
-        host=host,
-        port=port,
         target_model=target_model,
-        target_api_base=target_api_base,
+        target_api_base=api_base,
+        target_api_key=api_key,
         http_tool_bases=tuple(http_tool_base) if http_tool_base else None,
         trace_path=trace_path,
         defaults={k: v for k, v in defaults.items() if v is not None},
     )
-    _run(create_app(settings), settings.host, settings.port, "agent server")
+
+    def make_app() -> Any:
+        from scillm.agent.server import create_app
+
+        return create_app(settings, config)
+
+    serve(make_app, config, SERVICE, fd)
 
 
 def serve_codex_sidecar(
-    host: str | None = typer.Option(None, help="Interface (default 127.0.0.1)."),
-    port: int | None = typer.Option(None, help="Port (default 8077)."),
+    host: HostOpt = None,
+    port: PortOpt = None,
+    token: TokenOpt = None,
+    max_body_bytes: MaxBodyOpt = None,
+    allowed_host: AllowedHostOpt = None,
+    cors_origin: CorsOpt = None,
+    fd: FdOpt = None,
     codex_cmd: str | None = typer.Option(None, help="The Codex CLI (default: codex on PATH)."),
     model: str | None = typer.Option(None, help="Model when the request names none."),
-    base_url: str | None = typer.Option(None, help="Responses API base (…/v1) Codex should use."),
+    api_base: str | None = typer.Option(
+        None, "--api-base", "--base-url", help="Responses API base (…/v1) Codex should use."
+    ),
     sandbox: str | None = typer.Option(None, help="read-only (default), workspace-write, ..."),
     workdir: str | None = typer.Option(None, help="Working directory of Codex runs."),
-    max_concurrency: int | None = typer.Option(None, help="Concurrent Codex runs (4)."),
-    timeout_s: float | None = typer.Option(None, help="Seconds per run before it is killed (90)."),
+    concurrency: int | None = typer.Option(
+        None, "--concurrency", "--max-concurrency", help="Concurrent Codex runs (4)."
+    ),
+    timeout: float | None = typer.Option(
+        None, "--timeout", "--timeout-s", help="Seconds per run before it is killed (90)."
+    ),
     echo: bool | None = typer.Option(None, help="Echo prompts instead of running Codex."),
 ) -> None:
-    """Serve the Codex CLI as an OpenAI-compatible API (bearer: CODEX_SIDECAR_TOKEN)."""
+    """Serve the Codex CLI as an OpenAI-compatible API on 127.0.0.1:8077."""
     command_requires(*SERVE_MODULES, extra="serve", feature="scillm serve codex-sidecar")
-    import shlex
+    from scillm.agent.codex.settings import LEGACY_ENV, SERVICE, CodexSidecarSettings
 
-    from scillm.agent.codex.settings import CodexSidecarSettings
-    from scillm.agent.codex.sidecar import create_app
-
+    config = door(
+        SERVICE, host, port, token, max_body_bytes, allowed_host, cors_origin, legacy=LEGACY_ENV
+    )
     settings = _settings(
         CodexSidecarSettings.from_env,
-        host=host,
-        port=port,
-        codex_cmd=tuple(shlex.split(codex_cmd)) if codex_cmd else None,
+        codex_cmd=_words(codex_cmd),
         model=model,
-        base_url=base_url,
+        base_url=api_base,
         sandbox=sandbox,
         workdir=workdir,
-        max_concurrency=max_concurrency,
-        timeout_s=timeout_s,
+        max_concurrency=concurrency,
+        timeout_s=timeout,
         echo=echo,
     )
-    _run(create_app(settings), settings.host, settings.port, "codex sidecar")
+
+    def make_app() -> Any:
+        from scillm.agent.codex.sidecar import create_app
+
+        return create_app(settings, config)
+
+    serve(make_app, config, SERVICE, fd)
+
+
+def _words(command: str | None) -> tuple[str, ...] | None:
+    """``--codex-cmd`` split like a shell would (exit 2 when it cannot be)."""
+    if not command:
+        return None
+    import shlex
+
+    try:
+        return tuple(shlex.split(command))
+    except ValueError as exc:
+        usage_error(f"--codex-cmd {command!r} cannot be split like a shell command: {exc}")
 
 
 def _settings(from_env: Any, **given: Any) -> Any:
-    """Settings, with a bad value reported as a usage error instead of a traceback."""
+    """Settings, with a bad value reported in one line (exit 2) instead of a traceback."""
     try:
         return from_env(**given)
     except (ValueError, TypeError, ScillmError) as exc:
-        raise typer.BadParameter(str(exc)) from exc
-
-
-def _run(app: Any, host: str, port: int, what: str) -> None:
-    import uvicorn
-
-    typer.echo(f"scillm {what} on http://{host}:{port} (Ctrl-C to stop)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+        usage_error(str(exc))

@@ -1,7 +1,8 @@
-"""OpenAI chat-completion shapes the agent pieces answer with: whole replies, chunks, SSE, errors.
+"""OpenAI chat-completion shapes the agent pieces answer with: whole replies, chunks, SSE.
 
 Both servers run the whole job first and then stream the finished reply: the status code can
-then say whether the run worked, and a failed run is never a 200 with a half-sent answer.
+then say whether the run worked, and a failed run is never a 200 with a half-sent answer. Error
+replies are :mod:`scillm.service`'s (:class:`~scillm.service.ApiError`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["chunks", "completion_body", "error_body", "sse"]
+__all__ = ["chunks", "completion_body", "sse"]
 
 
 def completion_body(
@@ -68,7 +69,3 @@ def sse(events: Iterator[dict[str, Any]]) -> Iterator[bytes]:
         yield b"data: " + orjson.dumps(event) + b"\n\n"
     yield b"data: [DONE]\n\n"
 
-
-def error_body(message: str, kind: str, **extra: Any) -> dict[str, Any]:
-    """An OpenAI-style error body: ``{"error": {"message", "type", ...}}``."""
-    return {"error": {"message": message, "type": kind, **extra}}

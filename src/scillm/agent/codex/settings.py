@@ -2,7 +2,6 @@
 
 | setting         | environment (first set wins)                   | default                      |
 |-----------------|------------------------------------------------|------------------------------|
-| host, port      | CODEX_SIDECAR_HOST, CODEX_SIDECAR_PORT         | 127.0.0.1, 8077              |
 | codex_cmd       | CODEX_CMD (split like a shell would)           | ``codex`` on PATH            |
 | model           | CODEX_SIDECAR_MODEL                            | the request's, else Codex's  |
 | base_url        | CODEX_SIDECAR_BASE_URL (a Responses API, /v1)  | Codex's own provider         |
@@ -13,11 +12,14 @@
 | max_concurrency | CODEX_SIDECAR_MAX_CONCURRENCY, MAX_CONCURRENCY | 4                            |
 | timeout_s       | CODEX_SIDECAR_TIMEOUT_S, ABS_TIMEOUT_S         | 90                           |
 | extra_args      | CODEX_SIDECAR_EXTRA_ARGS (shell-split)         | none                         |
-| token           | CODEX_SIDECAR_TOKEN (bearer for clients)       | none (no auth)               |
 | echo            | CODEX_SIDECAR_ECHO=1, CODEX_ECHO_MODE=1 (flag) | off                          |
 
 A flag takes 1/0, true/false, yes/no or on/off. A malformed value is a ValueError naming the
 variable; a variable is not read when its setting is given.
+
+How the sidecar is exposed (host, port 8077, bearer token, body cap...) is its
+:class:`~scillm.service.ServiceConfig`: ``SCILLM_CODEX_SIDECAR_HOST``/``_PORT``/``_TOKEN``, then
+``CODEX_SIDECAR_HOST``/``_PORT``/``_TOKEN`` (:data:`LEGACY_ENV`), then ``SCILLM_SERVICE_TOKEN``.
 
 With ``base_url`` the CLI runs against that server only (``model_provider`` overrides, a private
 ``CODEX_HOME`` per run, the key passed in the variable ``key_env`` names when it is set).
@@ -33,9 +35,22 @@ from typing import Any
 
 from scillm._config import Source, env, resolve
 
-__all__ = ["DEFAULT_PORT", "REASONING_EFFORTS", "SANDBOX_MODES", "CodexSidecarSettings"]
+__all__ = [
+    "LEGACY_ENV",
+    "REASONING_EFFORTS",
+    "SANDBOX_MODES",
+    "SERVICE",
+    "CodexSidecarSettings",
+]
 
-DEFAULT_PORT = 8077
+SERVICE = "codex-sidecar"
+"""The service's name in :data:`scillm.service.catalog.SERVICES` (port 8077)."""
+LEGACY_ENV: dict[str, tuple[str, ...]] = {
+    "host": ("CODEX_SIDECAR_HOST",),
+    "port": ("CODEX_SIDECAR_PORT",),
+    "token": ("CODEX_SIDECAR_TOKEN",),
+}
+"""The sidecar's earlier names for its host, port and token (read after SCILLM_CODEX_SIDECAR_*)."""
 SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 
@@ -49,8 +64,6 @@ def _words(raw: str, name: str) -> tuple[str, ...]:
 
 
 _SOURCES: dict[str, Source] = {
-    "host": (str, "CODEX_SIDECAR_HOST"),
-    "port": (int, "CODEX_SIDECAR_PORT"),
     "codex_cmd": (_words, "CODEX_CMD"),
     "model": (str, "CODEX_SIDECAR_MODEL"),
     "base_url": (str, "CODEX_SIDECAR_BASE_URL"),
@@ -61,7 +74,6 @@ _SOURCES: dict[str, Source] = {
     "max_concurrency": (int, "CODEX_SIDECAR_MAX_CONCURRENCY", "MAX_CONCURRENCY"),
     "timeout_s": (float, "CODEX_SIDECAR_TIMEOUT_S", "ABS_TIMEOUT_S"),
     "extra_args": (_words, "CODEX_SIDECAR_EXTRA_ARGS"),
-    "token": (str, "CODEX_SIDECAR_TOKEN"),
     "echo": (bool, "CODEX_SIDECAR_ECHO", "CODEX_ECHO_MODE"),
 }
 
@@ -70,8 +82,6 @@ _SOURCES: dict[str, Source] = {
 class CodexSidecarSettings:
     """How ``scillm serve codex-sidecar`` runs the Codex CLI (see the module table)."""
 
-    host: str = "127.0.0.1"
-    port: int = DEFAULT_PORT
     codex_cmd: tuple[str, ...] = ("codex",)
     model: str | None = None
     base_url: str | None = None
@@ -82,7 +92,6 @@ class CodexSidecarSettings:
     max_concurrency: int = 4
     timeout_s: float = 90.0
     extra_args: tuple[str, ...] = ()
-    token: str | None = None
     echo: bool = False
 
     def __post_init__(self) -> None:
