@@ -18,9 +18,9 @@ TASK = "Write a Python program that prints the sum of 20 and 22."
 
 
 def run(ctx: Context) -> str:
-    ready = ctx.call("agent", "/ready")
-    if isinstance(ready.body, dict) and ready.body.get("hints"):
-        raise Skip(f"the agent server cannot run code: {'; '.join(ready.body['hints'])}")
+    ready = ctx.call("agent", "/healthz")
+    if isinstance(ready.body, dict) and ready.body.get("missing"):
+        raise Skip(f"the agent server cannot run code: {'; '.join(ready.body['missing'])}")
     body = {
         "model": "mini-agent",
         "messages": [{"role": "user", "content": TASK}],

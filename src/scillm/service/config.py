@@ -100,7 +100,7 @@ class ServiceConfig:
             spec = SERVICES.get(service)
             values["port"] = spec.port if spec is not None else 0
         if values.get("max_body_bytes") is not None and values["max_body_bytes"] < 1:
-            raise ValueError("max_body_bytes must be at least 1")
+            raise ValueError("--max-body-bytes must be at least 1")
         return cls(**{k: v for k, v in values.items() if v is not None})
 
     @property
