@@ -114,7 +114,7 @@ def test_a_busy_port_is_one_line_and_exit_2(service: str) -> None:
         (["codex-sidecar", "--sandbox", "yolo"], "sandbox 'yolo'"),
         (["codex-sidecar", "--concurrency", "0"], "max_concurrency >= 1"),
         (["codex-sidecar", "--codex-cmd", "codex 'unclosed"], "--codex-cmd"),
-        (["codex-sidecar", "--max-body-bytes", "0"], "max_body_bytes"),
+        (["codex-sidecar", "--max-body-bytes", "0"], "--max-body-bytes"),
     ],
 )
 def test_bad_values_are_one_line_and_exit_2(args: list[str], said: str) -> None:

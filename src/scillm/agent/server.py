@@ -17,7 +17,6 @@ cut short by its limits is a 200 with ``finish_reason: "length"`` (``/agent/run`
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -49,6 +48,7 @@ from scillm.errors import (
 )
 from scillm.providers.registry import default_model
 from scillm.service import ApiError, ServiceConfig, create_service_app, json_response, read_json
+from scillm.service.health import CachedProbe
 
 __all__ = ["HEALTH_TTL_S", "RUN_FIELDS", "create_app"]
 
@@ -131,17 +131,12 @@ class _Agent:
         self.tracer = (
             Tracer(settings.trace_path, [s for s in secrets if s]) if settings.trace_path else None
         )
-        self._health: tuple[float, dict[str, Any]] | None = None
-        self._health_lock = asyncio.Lock()
+        self._checked = CachedProbe(self._check, HEALTH_TTL_S, lambda r: bool(r["ok"]))
 
     async def health(self) -> dict[str, Any]:
         """What /healthz reports: a tiny sandboxed run when runs use the sandbox by default
         (reused for :data:`HEALTH_TTL_S`); never a model call."""
-        async with self._health_lock:
-            now = time.monotonic()
-            if self._health is None or now - self._health[0] > HEALTH_TTL_S:
-                self._health = (now, await self._check())
-            checked = self._health[1]
+        checked = await self._checked()
         return {
             "service": SERVICE,
             **checked,

@@ -19,9 +19,6 @@ that imports FastAPI.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 try:
@@ -37,6 +34,7 @@ from scillm.certainly.bridge import SELF_TEST, Bridge
 from scillm.certainly.envelope import BridgeError
 from scillm.certainly.settings import SERVICE_LEGACY, BridgeSettings
 from scillm.service import ApiError, ServiceConfig, create_service_app, json_response, read_json
+from scillm.service.health import CachedProbe
 
 __all__ = ["HEALTH_TTL_S", "create_app"]
 
@@ -55,7 +53,7 @@ def create_app(
     bridge = Bridge(settings or BridgeSettings.from_env())
     config = config or ServiceConfig.from_env("certainly", legacy=SERVICE_LEGACY).secured()
     app = create_service_app("certainly", config)
-    health = _Cached(lambda: _health(bridge, config), HEALTH_TTL_S)
+    health = CachedProbe(lambda: _health(bridge, config), HEALTH_TTL_S, lambda report: report[0])
 
     @app.post("/bridge/complete")
     async def complete(request: Request) -> Response:
@@ -106,22 +104,3 @@ def _problem(backends: dict[str, dict[str, Any]]) -> str:
         "; ".join(wrong) + ". 'error' or 'timeout' means the prover could not run here: check "
         "its installation (run it by hand on a one-line theorem) and the sandbox (bubblewrap)"
     )
-
-
-class _Cached:
-    """A health probe whose good report is reused for ``ttl`` seconds; a failure is never
-    reused (the next poll probes again), and polls arriving during a probe wait for it."""
-
-    def __init__(self, probe: Callable[[], Awaitable[Report]], ttl: float) -> None:
-        self.probe, self.ttl = probe, ttl
-        self.lock = asyncio.Lock()
-        self.good: Report | None = None
-        self.at = 0.0
-
-    async def __call__(self) -> Report:
-        async with self.lock:
-            if self.good is not None and time.monotonic() - self.at < self.ttl:
-                return self.good
-            report = await self.probe()
-            self.good, self.at = (report if report[0] else None), time.monotonic()
-            return report

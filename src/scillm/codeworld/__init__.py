@@ -82,6 +82,8 @@ from scillm.codeworld.verdicts import VERDICTS
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from scillm.service import ServiceConfig
+
 __all__ = [
     "BUILTIN_METRICS",
     "DEFAULT_WEIGHTS",
@@ -100,8 +102,10 @@ __all__ = [
 ]
 
 
-def create_app(settings: BridgeSettings | None = None) -> FastAPI:
+def create_app(
+    settings: BridgeSettings | None = None, config: ServiceConfig | None = None
+) -> FastAPI:
     """The CodeWorld bridge (FastAPI); see :mod:`scillm.codeworld.server`. Imports FastAPI."""
     from scillm.codeworld.server import create_app as build
 
-    return build(settings)
+    return build(settings, config)

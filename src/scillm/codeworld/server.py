@@ -18,8 +18,6 @@ by :attr:`BridgeSettings.max_seconds`.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -42,6 +40,7 @@ from scillm.codeworld.validation import InvalidRequest, where
 from scillm.errors import EngineUnavailable
 from scillm.sandbox import arun, isolation_available
 from scillm.service import ApiError, ServiceConfig, create_service_app, json_response, read_json
+from scillm.service.health import CachedProbe
 
 __all__ = ["HEALTH_TTL_S", "create_app"]
 
@@ -61,7 +60,7 @@ def create_app(
     config = config or ServiceConfig.from_env("codeworld", legacy=SERVICE_LEGACY).secured()
     sessions = Sessions()
     app = create_service_app("codeworld", config)
-    health = _Cached(lambda: _health(settings, config), HEALTH_TTL_S)
+    health = CachedProbe(lambda: _health(settings, config), HEALTH_TTL_S, lambda report: report[0])
 
     @app.get("/healthz")
     async def healthz() -> Response:
@@ -132,22 +131,3 @@ def _invalid(exc: InvalidRequest) -> ApiError:
     first = exc.problems[0].loc if exc.problems else ()
     param = where(first) if first else None
     return ApiError(422, str(exc), param=param, code="invalid_request", extra={"detail": detail})
-
-
-class _Cached:
-    """A health probe whose good report is reused for ``ttl`` seconds; a failure is never
-    reused (the next poll probes again), and polls arriving during a probe wait for it."""
-
-    def __init__(self, probe: Callable[[], Awaitable[Report]], ttl: float) -> None:
-        self.probe, self.ttl = probe, ttl
-        self.lock = asyncio.Lock()
-        self.good: Report | None = None
-        self.at = 0.0
-
-    async def __call__(self) -> Report:
-        async with self.lock:
-            if self.good is not None and time.monotonic() - self.at < self.ttl:
-                return self.good
-            report = await self.probe()
-            self.good, self.at = (report if report[0] else None), time.monotonic()
-            return report

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import time
 from typing import Any
 
 try:
@@ -48,6 +47,7 @@ from scillm.agent.codex.settings import (
 from scillm.agent.wire import chunks, completion_body, sse
 from scillm.errors import BadRequestError
 from scillm.service import ApiError, ServiceConfig, create_service_app, json_response, read_json
+from scillm.service.health import CachedProbe
 
 __all__ = ["VERSION_TTL_S", "create_app"]
 
@@ -104,8 +104,9 @@ class _Sidecar:
         self.settings = settings
         self.in_flight = 0
         self._slots: asyncio.Semaphore | None = None
-        self._cli: tuple[float, dict[str, Any]] | None = None
-        self._cli_lock = asyncio.Lock()
+        self._cli_check = CachedProbe(
+            lambda: _cli_answers(settings.codex_cmd), VERSION_TTL_S, lambda r: bool(r["ok"])
+        )
 
     async def health(self) -> dict[str, Any]:
         """``ok`` when the CLI answers ``--version`` (or in echo mode); never runs a model."""
@@ -130,14 +131,6 @@ class _Sidecar:
             "concurrency": s.max_concurrency,
             "in_flight": self.in_flight,
         }
-
-    async def _cli_check(self) -> dict[str, Any]:
-        """:func:`_cli_answers`, reused for :data:`VERSION_TTL_S` (one check at a time)."""
-        async with self._cli_lock:
-            now = time.monotonic()
-            if self._cli is None or now - self._cli[0] > VERSION_TTL_S:
-                self._cli = (now, await _cli_answers(self.settings.codex_cmd))
-            return self._cli[1]
 
     async def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         """Check the request, run the CLI (or echo), and build the chat completion."""
