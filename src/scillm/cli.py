@@ -13,7 +13,7 @@ import sys
 import time
 import traceback
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import typer
 from rich.console import Console
@@ -64,8 +64,8 @@ def _run(group: TyperGroup, argv: list[str], prog_name: str, debug: bool, extra:
         typer.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
         return EXIT_USAGE
     except UsageError as exc:
-        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-        _error(exc.format_message() + hint)
+        path = exc.ctx.command_path if exc.ctx is not None else _command_path(group, argv)
+        _error(f"{exc.format_message()} (see '{path} --help')")
         return exc.exit_code
     except typer.TyperException as exc:
         _error(exc.format_message())
@@ -82,6 +82,18 @@ def _run(group: TyperGroup, argv: list[str], prog_name: str, debug: bool, extra:
             tip = "" if debug else " (run with --debug for the traceback)"
             _error(f"{type(exc).__name__}: {exc}{tip}")
         return EXIT_FAILURE
+
+
+def _command_path(group: TyperGroup, argv: list[str]) -> str:
+    """``scillm serve mock``: the (sub)command ``argv`` names, for a usage error without one."""
+    words, command = ["scillm"], cast(object, group)
+    for arg in argv:
+        sub = command.commands.get(arg) if isinstance(command, TyperGroup) else None
+        if sub is None:
+            break
+        words.append(arg)
+        command = sub
+    return " ".join(words)
 
 
 def _error(message: str) -> None:
