@@ -216,11 +216,13 @@ def _status(url: str, token: str | None = None) -> int:
         return err.code
 
 
+CORS = ("--cors-origin", "http://ok.example")
+
+
 def test_serve_local_on_a_fixed_port_with_a_token_until_sigterm() -> None:
     port = _free_port()
     proc = subprocess.Popen(
-        [*SCILLM, "serve", "local", "--port", str(port), "--token", "s3cret"]
-        + ["--cors-origin", "http://ok.example"],
+        [*SCILLM, "serve", "local", "--port", str(port), "--token", "s3cret", *CORS],
         stderr=subprocess.PIPE,
         text=True,
     )
