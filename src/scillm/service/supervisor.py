@@ -45,6 +45,8 @@ GRACE_S = 5.0
 TICK_S = 0.1
 HEALTH_TIMEOUT_S = 1.0
 EXIT_USAGE, EXIT_SKIP = 2, 77
+NEAR = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
+"""Wildcard addresses and the loopback address that reaches a service bound to them."""
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,9 @@ class _Child:
 
     def __init__(self, service: ServicePlan, sock: socket.socket | None, port: int) -> None:
         self.service, self.sock, self.port = service, sock, port
-        host = f"[{service.host}]" if ":" in service.host else service.host
-        self.url = f"http://{host}:{port}" if port else ""  # "": skipped, no port chosen
+        self.url = _url(service.host, port) if port else ""  # "": skipped, no port chosen
+        # How this machine reaches it (the stack's wiring, health checks): not via 0.0.0.0.
+        self.near_url = _url(NEAR.get(service.host, service.host), port)
         self.env: dict[str, str] = {}
         self.proc: subprocess.Popen[bytes] | None = None
         self.status: Status = "skipped" if service.missing else "starting"
@@ -123,7 +126,7 @@ class Supervisor:
         if self._children:
             raise RuntimeError("this Supervisor was already started")
         self._children = self._bind()
-        urls = {c.service.name: c.url for c in self._children if c.status != "skipped"}
+        urls = {c.service.name: c.near_url for c in self._children if c.status != "skipped"}
         self._watch = os.pipe()
         for child in self._children:
             child.env = child_env(child.service, urls, self.token)
@@ -284,10 +287,14 @@ class Supervisor:
 
     def _healthy(self, child: _Child) -> bool:
         try:
-            with self._http.open(child.url + child.service.health, timeout=HEALTH_TIMEOUT_S):
+            with self._http.open(child.near_url + child.service.health, timeout=HEALTH_TIMEOUT_S):
                 return True
         except OSError:
             return False
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
