@@ -274,3 +274,24 @@ def test_the_python_api_starts_and_stops_a_stack() -> None:
         pid = row.pid
     assert not alive(pid)
     assert supervisor.statuses()[0].status == "stopped"
+
+
+def test_the_codex_cli_is_found_in_the_project_or_reported_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    monkeypatch.delenv("CODEX_CMD", raising=False)
+    for name in ("CODEX_SIDECAR_ECHO", "CODEX_ECHO_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    (sidecar,) = plan(StackFile(), ["codex-sidecar"])
+    assert sidecar.missing and "the Codex CLI" in sidecar.missing[0]
+    codex = tmp_path / ".codex-cli" / "node_modules" / ".bin" / "codex"
+    codex.parent.mkdir(parents=True)
+    codex.write_text("#!/bin/sh\n")
+    codex.chmod(0o755)
+    (sidecar,) = plan(StackFile(), ["codex-sidecar"])
+    assert sidecar.missing == () and sidecar.env["CODEX_CMD"] == str(codex)
+    echo = StackFile.parse({"services": {"codex-sidecar": {"options": ["--echo"]}}})
+    monkeypatch.chdir("/")
+    assert plan(echo)[0].missing == ()  # echoing needs no CLI

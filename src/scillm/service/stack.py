@@ -28,7 +28,7 @@ import os
 import shlex
 import shutil
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ __all__ = ["ServicePlan", "StackError", "StackFile", "child_env", "parse_ports",
 
 LOCAL_HEALTH = "/health"
 """llama.cpp's server answers ``/health`` (it has no ``/healthz``)."""
+PROJECT_CODEX = Path(".codex-cli", "node_modules", ".bin", "codex")
 CODEX_HINT = "the Codex CLI (npm install -g @openai/codex, or set CODEX_CMD)"
 PROXY_HINT = (
     "a proxy config (services: {proxy: {options: [--config, FILE]}}) and `scillm serve proxy`, "
@@ -220,6 +221,8 @@ def plan(
     plans = []
     for name in sorted(dict.fromkeys(wanted), key=order.index):
         entry = stack.services.get(name) or ServiceEntry()
+        if name == "codex-sidecar":
+            entry = _with_project_codex(entry)
         prefix = "SCILLM_" + name.upper().replace("-", "_") + "_"
         port = ports.get(name)
         if port is None:
@@ -259,6 +262,15 @@ def _missing(name: str, entry: ServiceEntry, available: Collection[str] | None) 
     if name == "proxy":
         return () if "--config" in entry.options else (PROXY_HINT,)
     return ()
+
+
+def _with_project_codex(entry: ServiceEntry) -> ServiceEntry:
+    """``entry`` running the project's ``.codex-cli`` (where CI installs the Codex CLI) when
+    neither ``CODEX_CMD`` nor ``codex`` on PATH names one."""
+    local = Path.cwd() / PROJECT_CODEX
+    if env("CODEX_CMD") or "CODEX_CMD" in entry.env or shutil.which("codex") or not local.is_file():
+        return entry
+    return replace(entry, env={**entry.env, "CODEX_CMD": shlex.quote(str(local))})
 
 
 def _codex_found(entry: ServiceEntry) -> bool:
