@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import signal
+import socket
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -20,6 +23,7 @@ import pytest
 from scillm.errors import EngineUnavailable
 from scillm.local import EmbeddedServer, LocalSettings, get_server, model_path
 
+SCILLM = [sys.executable, "-m", "scillm"]
 LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 PERSON_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -186,3 +190,81 @@ def test_stopped_server_is_restarted_by_get_server() -> None:
     second = get_server()
     assert second is not first and second.alive
     assert get_json(f"{second.base_url}/health") == {"status": "ok"}
+
+
+def test_cors_is_off_unless_an_origin_is_allowed(server: EmbeddedServer) -> None:
+    request = urllib.request.Request(
+        f"{server.base_url}/v1/models", headers={"Origin": "http://evil.example"}
+    )
+    with LOOPBACK.open(request, timeout=10) as resp:
+        # llama.cpp sends the header empty: no origin matches it, so browsers refuse.
+        assert resp.headers.get("Access-Control-Allow-Origin") in (None, "")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _status(url: str, token: str | None = None) -> int:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        with LOOPBACK.open(urllib.request.Request(url, headers=headers), timeout=10) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+CORS = ("--cors-origin", "http://ok.example")
+
+
+def test_serve_local_on_a_fixed_port_with_a_token_until_sigterm() -> None:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [*SCILLM, "serve", "local", "--port", str(port), "--token", "s3cret", *CORS],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        assert proc.stderr.readline().startswith(f"scillm local on http://127.0.0.1:{port} ")
+        base = f"http://127.0.0.1:{port}"
+        assert _status(base + "/health") == 200  # open, like /healthz elsewhere
+        assert _status(base + "/v1/models") == 401
+        assert _status(base + "/v1/models", "wrong") == 401
+        assert _status(base + "/v1/models", "s3cret") == 200
+        for origin, allowed in (("http://ok.example", True), ("http://x.example", False)):
+            asked = urllib.request.Request(base + "/health", headers={"Origin": origin})
+            with LOOPBACK.open(asked, timeout=10) as resp:  # a browser compares the two
+                assert (resp.headers.get("Access-Control-Allow-Origin") == origin) is allowed
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        with pytest.raises(urllib.error.URLError):
+            get_json(base + "/health")
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def test_serve_local_refuses_a_busy_port_and_an_open_address_without_token() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [*SCILLM, "serve", "local", "--port", str(port)], capture_output=True, text=True
+        )
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"error: port {port} on 127.0.0.1 is already in use")
+    done = subprocess.run(
+        [*SCILLM, "serve", "local", "--host", "0.0.0.0", "--token", ""],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("error: refusing to serve on 0.0.0.0 without a token")

@@ -10,9 +10,11 @@ import subprocess
 import sys
 
 import orjson
+import pytest
 
 import scillm
 from scillm import Router
+from scillm.testing import MockLLMServer
 
 MODEL = "local/smollm2"
 ASK = [{"role": "user", "content": "Say hello."}]
@@ -90,3 +92,21 @@ def test_the_quickstart_demo_runs() -> None:
     ):
         assert step in out.stdout
     assert "done in" in out.stdout
+
+
+def test_a_shared_server_is_used_when_scillm_local_api_base_is_set(
+    mock_llm: MockLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCILLM_LOCAL_API_BASE", mock_llm.base_url + "/")
+    monkeypatch.setenv("SCILLM_SERVICE_TOKEN", "stack-token")
+    resp = scillm.completion(MODEL, ASK, max_tokens=8)
+    assert resp.choices[0].message.content == "Say hello."  # the mock's echo
+    sent = mock_llm.last_request
+    assert sent.path == "/v1/chat/completions" and sent.body is not None
+    assert sent.body["model"] == "smollm2"
+    assert sent.headers["authorization"] == "Bearer stack-token"
+    monkeypatch.setenv("SCILLM_LOCAL_TOKEN", "model-token")  # the service's own wins
+    scillm.completion(MODEL, ASK, max_tokens=8)
+    assert mock_llm.last_request.headers["authorization"] == "Bearer model-token"
+    scillm.completion(MODEL, ASK, max_tokens=8, api_key="mine")  # and the call's over both
+    assert mock_llm.last_request.headers["authorization"] == "Bearer mine"

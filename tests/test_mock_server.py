@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -55,8 +56,9 @@ def test_sync_context_manager_serves_health_models_and_urls() -> None:
     with MockLLMServer(model="served-model") as srv:
         assert srv.url == f"http://127.0.0.1:{srv.port}"
         assert srv.base_url == srv.url + "/v1"
-        with urllib.request.urlopen(srv.url + "/health", timeout=5) as resp:
-            assert json.loads(resp.read()) == {"status": "ok"}
+        for path in ("/health", "/healthz"):  # /healthz: as every scillm service
+            with urllib.request.urlopen(srv.url + path, timeout=5) as resp:
+                assert json.loads(resp.read()) == {"status": "ok"}
         with urllib.request.urlopen(srv.base_url + "/models", timeout=5) as resp:
             models = json.loads(resp.read())
         assert models["object"] == "list"
@@ -124,6 +126,33 @@ def test_public_surface_is_pinned() -> None:
     assert scillm.testing.__all__ == sorted(scillm.testing.__all__)
     for name in scillm.testing.__all__:
         assert hasattr(scillm.testing, name), name
+
+
+def test_serve_binds_first_and_serves_an_inherited_socket_until_sigterm() -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    port = sock.getsockname()[1]
+    with pytest.raises(OSError, match=f"port {port} on 127.0.0.1 is already in use"):
+        scillm.testing.serve(port)
+    code = f"from scillm.testing import serve; serve(0, reply='on fd', fd={sock.fileno()})"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stderr=subprocess.PIPE, text=True, pass_fds=[sock.fileno()]
+    )
+    sock.close()  # the child holds it now
+    try:
+        assert proc.stderr is not None
+        assert f"127.0.0.1:{port}/v1" in proc.stderr.readline()
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        _, _, raw = post(url, {"model": "m", "messages": USER})
+        assert json.loads(raw)["choices"][0]["message"]["content"] == "on fd"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
 
 
 def test_serve_runs_in_the_foreground_until_ctrl_c() -> None:

@@ -1,21 +1,129 @@
-"""The ``scillm`` command line (typer + rich)."""
+"""The ``scillm`` command line (typer + rich).
+
+Every command fails the same way: one line ``error: ...`` on stderr and exit status 1 (it
+failed) or 2 (bad usage or input); ``--debug`` (anywhere before ``--``) or ``SCILLM_DEBUG=1``
+adds the traceback. The exit codes are in ``docs/cli.md``: 0 ok, 1 failure, 2 usage, 77
+skipped, 130 interrupted.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
 import time
+import traceback
+from collections.abc import Sequence
+from typing import Any, cast
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer vendors click
+from typer.core import TyperGroup
 
 from scillm.errors import ScillmError
+from scillm.service.cli import ServeGroup
 
-__all__ = ["app", "main"]
+__all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_SKIPPED", "EXIT_USAGE", "app", "main"]
 
-app = typer.Typer(help="scillm: fast, reproducible, verified LLM calls.", no_args_is_help=True)
-serve_app = typer.Typer(help="Run a scillm HTTP service on 127.0.0.1.", no_args_is_help=True)
+EXIT_FAILURE, EXIT_USAGE, EXIT_SKIPPED, EXIT_INTERRUPTED = 1, 2, 77, 130
+
+
+class ScillmGroup(TyperGroup):
+    """The root command: runs a command line and turns any failure into one line on stderr."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        extra.pop("windows_expand_args", None)
+        argv = list(sys.argv[1:] if args is None else args)
+        end = argv.index("--") if "--" in argv else len(argv)
+        debug = "--debug" in argv[:end] or os.environ.get("SCILLM_DEBUG", "") not in ("", "0")
+        argv = [a for a in argv[:end] if a != "--debug"] + argv[end:]
+        prog_name = prog_name or "scillm"
+        self._main_shell_completion(extra, prog_name, complete_var)
+        code = _run(self, argv, prog_name, debug, extra)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _run(group: TyperGroup, argv: list[str], prog_name: str, debug: bool, extra: Any) -> int:
+    """Parse and invoke; the exit status, with every error reported as one line."""
+    try:
+        with group.make_context(prog_name, argv, **extra) as ctx:
+            group.invoke(ctx)
+        return 0
+    except typer.Exit as exc:
+        return exc.exit_code
+    except NoArgsIsHelpError as exc:
+        typer.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
+        return EXIT_USAGE
+    except UsageError as exc:
+        path = exc.ctx.command_path if exc.ctx is not None else _command_path(group, argv)
+        _error(f"{exc.format_message()} (see '{path} --help')")
+        return exc.exit_code
+    except typer.TyperException as exc:
+        _error(exc.format_message())
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt, EOFError):
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        if isinstance(exc, ScillmError | OSError):
+            _error(str(exc))
+        else:
+            tip = "" if debug else " (run with --debug for the traceback)"
+            _error(f"{type(exc).__name__}: {exc}{tip}")
+        return EXIT_FAILURE
+
+
+def _command_path(group: TyperGroup, argv: list[str]) -> str:
+    """``scillm serve mock``: the (sub)command ``argv`` names, for a usage error without one."""
+    words, command = ["scillm"], cast(object, group)
+    for arg in argv:
+        sub = command.commands.get(arg) if isinstance(command, TyperGroup) else None
+        if sub is None:
+            break
+        words.append(arg)
+        command = sub
+    return " ".join(words)
+
+
+def _error(message: str) -> None:
+    """``error: message`` on stderr, on one line."""
+    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    typer.echo(f"error: {line}", err=True)
+
+
+app = typer.Typer(
+    cls=ScillmGroup,
+    help="scillm: fast, reproducible, verified LLM calls.",
+    epilog="Exit status: 0 ok, 1 failure, 2 bad usage or input, 77 skipped, 130 interrupted.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+serve_app = typer.Typer(
+    cls=ServeGroup,
+    help="Run scillm HTTP services: one (serve NAME) or several (serve all, serve A B...).",
+    no_args_is_help=True,
+)
 app.add_typer(serve_app, name="serve")
 console = Console()
+
+
+@app.callback()
+def root(
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error."),
+) -> None:
+    """scillm: fast, reproducible, verified LLM calls."""
+
 
 # Feature modules add their commands here: each has ``register(app, serve_app)``.
 FEATURE_COMMANDS: tuple[str, ...] = (
@@ -39,38 +147,12 @@ def demo(
 
     console.print(f"[dim]scillm demo on {model} (offline, no key)[/]")
     t0 = time.perf_counter()
-    try:
-        timings = run_demo(
-            model, say=console.print, on_token=lambda s: console.print(s, end="", markup=False)
-        )
-    except ScillmError as exc:
-        console.print(f"[red]demo failed:[/] {escape(str(exc))}")
-        raise typer.Exit(1) from exc
+    timings = run_demo(
+        model, say=console.print, on_token=lambda s: console.print(s, end="", markup=False)
+    )
     console.print(
         f"[green]done[/] in {time.perf_counter() - t0:.2f} s: "
         + ", ".join(f"{k} {v:.2f} s" for k, v in timings.items())
-    )
-
-
-@app.command("mock-server")
-def mock_server(
-    port: int = typer.Option(8000, help="Port on 127.0.0.1 (0 picks a free one)."),
-    latency_s: float = typer.Option(0.0, help="Delay before every reply, in seconds."),
-    latency_jitter_s: float = typer.Option(0.0, help="Uniform +/- jitter on that delay."),
-    reply: str = typer.Option("", help="Static reply text (default: echo the last user message)."),
-    rpm: int = typer.Option(0, help="Emulate a requests-per-minute limit (429s past it)."),
-    tpm: int = typer.Option(0, help="Emulate a tokens-per-minute limit (429s past it)."),
-) -> None:
-    """Serve the mock OpenAI-compatible LLM server on 127.0.0.1 until Ctrl-C."""
-    from scillm.testing import ECHO, RateLimit, serve
-
-    limit = RateLimit(rpm=rpm or None, tpm=tpm or None) if rpm or tpm else None
-    serve(
-        port=port,
-        reply=reply or ECHO,
-        latency_s=latency_s,
-        latency_jitter_s=latency_jitter_s,
-        rate_limit=limit,
     )
 
 
@@ -86,4 +168,8 @@ _register_features()
 
 def main() -> None:
     """Console-script entry point."""
+    if "SCILLM_SUPERVISOR_FD" in os.environ:  # started by `scillm serve all`
+        from scillm.service.supervisor import watch_supervisor
+
+        watch_supervisor()
     app()

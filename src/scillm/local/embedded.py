@@ -83,12 +83,19 @@ class LocalSettings:
     ``n_ctx`` is the total context, split evenly across the ``parallel`` slots (llama.cpp's
     rule), so by default each request may use 1024 tokens, prompt and reply together.
     ``verbosity`` is llama.cpp's log threshold on stderr: 0 silent, 1 errors, 3 info.
+    ``host`` and ``port`` (0: a free one) are where it listens; ``api_key``, when set, is the
+    bearer token every route but ``/health`` requires; ``cors_origins`` (comma-separated) are
+    the web origins it answers, none by default.
     """
 
     threads: int = 1
     n_ctx: int = 8192
     parallel: int = 8
     verbosity: int = 0
+    host: str = "127.0.0.1"
+    port: int = 0
+    api_key: str | None = None
+    cors_origins: str = ""
 
     @classmethod
     def from_env(cls) -> LocalSettings:
@@ -108,8 +115,12 @@ def _start_xllamacpp(path: Path, settings: LocalSettings) -> Any:
     params = xllamacpp.CommonParams()
     params.model.path = str(path)
     params.model_alias = {MODEL_ALIAS}
-    params.hostnames = ["127.0.0.1"]
-    params.port = 0  # the OS picks a free port; listening_address reports it
+    params.hostnames = [settings.host]
+    params.port = settings.port  # 0: the OS picks; listening_address reports it
+    params.api_keys = [settings.api_key] if settings.api_key else []
+    # llama.cpp answers every origin by default (any web page could read replies): none here.
+    params.cors_origins = settings.cors_origins
+    params.cors_origins_explicit = True
     params.n_ctx = settings.n_ctx
     params.n_parallel = settings.parallel
     params.cpuparams.n_threads = settings.threads
@@ -173,7 +184,8 @@ def _child_pythonpath() -> str:
 
 
 class EmbeddedServer:
-    """llama.cpp's OpenAI-compatible server for SmolLM2, in a child process on loopback.
+    """llama.cpp's OpenAI-compatible server for SmolLM2, in a child process (on loopback
+    unless ``settings.host`` says otherwise).
 
     Prefer ``get_server()``, which shares one per process and stops it at exit. Requests may
     name any model (or none); replies report ``model_alias``::

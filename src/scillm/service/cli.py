@@ -1,11 +1,181 @@
-"""Command registration (placeholder until this feature's commands land)."""
+"""``scillm serve all`` (and ``serve NAME NAME…``), ``serve mock`` and ``serve local``.
+
+``serve all`` runs the stack under one :class:`~scillm.service.supervisor.Supervisor`: it binds
+every port first, starts each service, waits for its health check, prints one table on stderr
+(with ``--json`` also one ready line on stdout) and keeps them running until Ctrl-C/SIGTERM.
+"""
 
 from __future__ import annotations
 
-import typer
+import json
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated
 
-__all__ = ["register"]
+import typer
+from typer import _click as click  # the click that typer vendors
+from typer.core import TyperGroup
+
+from scillm.local.cli import serve_local
+from scillm.service.catalog import SERVICES
+from scillm.service.options import FdOpt, HostOpt, PortOpt, usage_error
+
+if TYPE_CHECKING:
+    from scillm.service.supervisor import ServiceStatus
+
+__all__ = ["ServeGroup", "format_table", "register"]
+
+
+class ServeGroup(TyperGroup):
+    """The ``serve`` group: ``serve A B…`` (several service names) means ``serve all A B…``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if len(args) >= 2 and args[0] in SERVICES and not args[1].startswith("-"):
+            args = ["all", *args]
+        return super().parse_args(ctx, args)
 
 
 def register(app: typer.Typer, serve_app: typer.Typer) -> None:
-    """Add this feature's commands (none yet)."""
+    """Add ``serve all``, ``serve local``, ``serve mock`` and its old name ``mock-server``."""
+    serve_app.command("all")(serve_all)
+    serve_app.command("local")(serve_local)
+    serve_app.command("mock")(serve_mock)
+    app.command("mock-server", help="Same as `scillm serve mock`.")(serve_mock)
+
+
+def serve_all(
+    ctx: typer.Context,
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help=f"Services to start, of: {', '.join(SERVICES)} (default: the stack file's, "
+            "else all but proxy).",
+            show_default=False,
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Stack file (YAML): services, ports, options, env."),
+    ] = None,
+    host: HostOpt = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            help="One bearer token for every service (default SCILLM_SERVICE_TOKEN; "
+            "generated and printed when binding beyond loopback).",
+        ),
+    ] = None,
+    port: Annotated[
+        list[str] | None,
+        typer.Option("--port", metavar="NAME=PORT", help="A service's port (repeatable)."),
+    ] = None,
+    free_ports: Annotated[
+        bool, typer.Option("--free-ports", help="Every service on a free port.")
+    ] = False,
+    json_out: Annotated[
+        bool,
+        typer.Option("--json", help='Print one {"event": "ready", "services": [...]} line.'),
+    ] = False,
+    health_timeout: Annotated[
+        float,
+        typer.Option("--health-timeout", min=0, help="Seconds to wait for health checks."),
+    ] = 60.0,
+) -> None:
+    """Run the stack: every service as a child process, restarted if it crashes."""
+    import secrets
+
+    from scillm._config import env
+    from scillm.service.config import is_loopback
+    from scillm.service.run import PortBusy
+    from scillm.service.stack import StackError, StackFile, parse_ports, plan
+    from scillm.service.supervisor import Supervisor
+
+    group = ctx.parent.command if ctx.parent is not None else None
+    available = set(group.commands) if isinstance(group, TyperGroup) else set(SERVICES)
+    try:
+        stack = StackFile.load(config) if config is not None else StackFile()
+        services = plan(
+            stack,
+            names or (),
+            host=host,
+            ports=parse_ports(port or ()),
+            free_ports=free_ports,
+            available=available,
+        )
+    except StackError as exc:
+        usage_error(str(exc))
+    token = token if token is not None else stack.token
+    if token is None:
+        token = env("SCILLM_SERVICE_TOKEN")
+    if token is None and not all(is_loopback(s.host) for s in services):
+        token = secrets.token_urlsafe(24)
+        typer.echo(f"token (every service): {token}", err=True)
+    supervisor = Supervisor(services, token=token, health_timeout=health_timeout)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        try:
+            rows = supervisor.start()
+        except PortBusy as exc:
+            usage_error(str(exc))
+        typer.echo(format_table(rows), err=True)
+        if json_out:
+            line = {"event": "ready", "services": [row.as_json() for row in rows]}
+            typer.echo(json.dumps(line))
+        if not any(row.status in ("up", "starting", "restarting") for row in rows):
+            typer.echo("error: no service is running (see the table above)", err=True)
+            raise typer.Exit(1)
+        typer.echo("the stack is running (Ctrl-C to stop)", err=True)
+        supervisor.wait()
+    except KeyboardInterrupt:
+        typer.echo("stopping the stack...", err=True)
+    finally:
+        supervisor.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def format_table(rows: list[ServiceStatus]) -> str:
+    """The stack as a text table: service, URL, status, what is missing."""
+    header = ("service", "url", "status", "missing")
+    lines = [header] + [(r.name, r.url, r.status, "; ".join(r.missing)) for r in rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(3)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=False))
+        + "  "
+        + line[3]
+        for line in lines
+    ).rstrip()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def serve_mock(
+    host: HostOpt = None,
+    port: PortOpt = None,
+    fd: FdOpt = None,
+    latency_s: float = typer.Option(0.0, help="Delay before every reply, in seconds."),
+    latency_jitter_s: float = typer.Option(0.0, help="Uniform +/- jitter on that delay."),
+    reply: str = typer.Option("", help="Static reply text (default: echo the last user message)."),
+    rpm: int = typer.Option(0, help="Emulate a requests-per-minute limit (429s past it)."),
+    tpm: int = typer.Option(0, help="Emulate a tokens-per-minute limit (429s past it)."),
+) -> None:
+    """Serve the mock OpenAI-compatible LLM server (default 127.0.0.1:8000) until Ctrl-C."""
+    from scillm.service.run import PortBusy
+    from scillm.testing import ECHO, RateLimit, serve
+
+    limit = RateLimit(rpm=rpm or None, tpm=tpm or None) if rpm or tpm else None
+    try:
+        serve(
+            port=SERVICES["mock"].port if port is None else port,
+            host=host or "127.0.0.1",
+            reply=reply or ECHO,
+            latency_s=latency_s,
+            latency_jitter_s=latency_jitter_s,
+            rate_limit=limit,
+            fd=fd,
+        )
+    except PortBusy as exc:
+        usage_error(str(exc))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -32,10 +33,18 @@ class _Run:
 
 
 class BackgroundServer:
-    """Runs ``make_app()`` on ``host:port`` (0 = a free port) in a daemon thread."""
+    """Runs ``make_app()`` on ``host:port`` (0 = a free port), or on the listening ``sock``,
+    in a daemon thread."""
 
-    def __init__(self, make_app: Callable[[], web.Application], host: str, port: int) -> None:
+    def __init__(
+        self,
+        make_app: Callable[[], web.Application],
+        host: str,
+        port: int,
+        sock: socket.socket | None = None,
+    ) -> None:
         self._make_app, self._host, self._wanted_port = make_app, host, port
+        self._sock = sock
         self.port: int | None = None
         self._run: _Run | None = None
 
@@ -108,7 +117,10 @@ class BackgroundServer:
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         await runner.setup()
         try:
-            await web.TCPSite(runner, self._host, self._wanted_port).start()
+            if self._sock is not None:
+                await web.SockSite(runner, self._sock).start()
+            else:
+                await web.TCPSite(runner, self._host, self._wanted_port).start()
             stop = asyncio.Event()
             run.wake = partial(asyncio.get_running_loop().call_soon_threadsafe, stop.set)
             if run.stop_requested.is_set():

@@ -10,7 +10,7 @@
 The server runs on its own event loop in a daemon thread, so sync code in the test thread
 and clients on any other event loop can call it. Endpoints: ``POST /v1/chat/completions``
 (and ``/chat/completions``), ``POST /v1/responses`` (and ``/responses``), ``GET /v1/models``,
-``GET /health``. Every request is recorded in ``srv.requests``.
+``GET /health`` (and ``/healthz``). Every request is recorded in ``srv.requests``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import asyncio
 import contextlib
 import math
 import random
+import signal
+import socket
 import sys
 import threading
 import time
@@ -95,7 +97,8 @@ class MockLLMServer:
     (uniformly). ``rate_limit`` enforces a ``RateLimit``;
     ``x-ratelimit-*`` headers are sent when it is set, or always with ``rate_limit_headers=True``
     (never with False). Token counts are whitespace-separated words. ``max_recorded`` keeps
-    only the newest requests in the log (for long-running servers).
+    only the newest requests in the log (for long-running servers). ``sock``: serve on this
+    listening socket instead of binding ``host:port``.
     """
 
     def __init__(
@@ -110,6 +113,7 @@ class MockLLMServer:
         rate_limit: RateLimit | None = None,
         rate_limit_headers: bool | None = None,
         max_recorded: int | None = None,
+        sock: socket.socket | None = None,
     ) -> None:
         self.latency_s = latency_s
         self.latency_jitter_s = latency_jitter_s
@@ -127,7 +131,7 @@ class MockLLMServer:
         self._lock = threading.Lock()
         self._ids = count(1)
         self._counts = {"requests": 0, "rate_limited": 0, "faults": 0}
-        self._server = BackgroundServer(self._app, host, port)
+        self._server = BackgroundServer(self._app, host, port, sock)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -222,6 +226,7 @@ class MockLLMServer:
             app.router.add_post(prefix + "/responses", self._responses)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/health", self._health)
+        app.router.add_get("/healthz", self._health)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         return app
 
@@ -383,18 +388,30 @@ def serve(
     latency_jitter_s: float = 0.0,
     model: str = "mock-model",
     rate_limit: RateLimit | None = None,
+    fd: int | None = None,
 ) -> None:
-    """Run a ``MockLLMServer`` in the foreground until Ctrl-C (``scillm mock-server``)."""
+    """Run a ``MockLLMServer`` in the foreground until Ctrl-C or SIGTERM (``scillm serve mock``).
+
+    Binds first (a busy port raises :class:`~scillm.service.run.PortBusy`, one line naming
+    the port and the fix), then announces; ``fd``: serve on that inherited listening socket.
+    """
+    from scillm.service.run import bind
+
+    sock = socket.socket(fileno=fd) if fd is not None else bind(host, port)
     server = MockLLMServer(
         reply,
         latency_s=latency_s,
         latency_jitter_s=latency_jitter_s,
-        host=host,
-        port=port,
+        host=str(sock.getsockname()[0]),
         model=model,
         rate_limit=rate_limit,
         max_recorded=SERVE_MAX_RECORDED,
+        sock=sock,
     )
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     with server, contextlib.suppress(KeyboardInterrupt):  # suppress from the banner on
         print(f"mock LLM server on {server.base_url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
-        threading.Event().wait()
+        while not stop.wait(0.5):
+            pass
