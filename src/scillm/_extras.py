@@ -16,7 +16,7 @@ import importlib.util
 
 from scillm.errors import EngineUnavailable
 
-__all__ = ["SERVE_MODULES", "command_requires", "require"]
+__all__ = ["SERVE_MODULES", "require"]
 
 SERVE_MODULES = ("fastapi", "uvicorn")  # what the 'serve' extra brings that scillm imports
 
@@ -29,14 +29,3 @@ def require(*modules: str, extra: str, feature: str) -> None:
                 f"{feature} needs the '{extra}' extra ({module} is not installed): "
                 f"pip install 'scillm[{extra}]' (or: uv sync --extra {extra})"
             ) from None  # at an import site, the ImportError adds nothing
-
-
-def command_requires(*modules: str, extra: str, feature: str) -> None:
-    """:func:`require` for a CLI command: the message on stderr and exit status 1, no traceback."""
-    import typer
-
-    try:
-        require(*modules, extra=extra, feature=feature)
-    except EngineUnavailable as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(1) from None

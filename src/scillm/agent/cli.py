@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from scillm._extras import SERVE_MODULES, command_requires
+from scillm._extras import SERVE_MODULES, require
 from scillm.errors import ScillmError
 from scillm.service.options import (
     AllowedHostOpt,
@@ -63,7 +63,7 @@ def serve_agent(
     trace_path: str | None = typer.Option(None, help="Append redacted JSONL traces here."),
 ) -> None:
     """Serve the mini-agent loop as an OpenAI-compatible API on 127.0.0.1:8788."""
-    command_requires(*SERVE_MODULES, extra="serve", feature="scillm serve agent")
+    require(*SERVE_MODULES, extra="serve", feature="scillm serve agent")
     from scillm.agent.settings import LEGACY_ENV, SERVICE, AgentServerSettings
 
     config = door(
@@ -116,7 +116,7 @@ def serve_codex_sidecar(
     echo: bool | None = typer.Option(None, help="Echo prompts instead of running Codex."),
 ) -> None:
     """Serve the Codex CLI as an OpenAI-compatible API on 127.0.0.1:8077."""
-    command_requires(*SERVE_MODULES, extra="serve", feature="scillm serve codex-sidecar")
+    require(*SERVE_MODULES, extra="serve", feature="scillm serve codex-sidecar")
     from scillm.agent.codex.settings import LEGACY_ENV, SERVICE, CodexSidecarSettings
 
     config = door(

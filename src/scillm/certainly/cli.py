@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from scillm._extras import SERVE_MODULES, command_requires
+from scillm._extras import SERVE_MODULES, require
 from scillm.service.options import (
     AllowedHostOpt,
     CorsOpt,
@@ -75,7 +75,7 @@ def serve_certainly(
     Clients send 'Authorization: Bearer <token>' when a token is set (--token,
     SCILLM_CERTAINLY_TOKEN, CERTAINLY_TOKEN or SCILLM_SERVICE_TOKEN).
     """
-    command_requires(*SERVE_MODULES, extra="serve", feature="scillm serve certainly")
+    require(*SERVE_MODULES, extra="serve", feature="scillm serve certainly")
     from scillm.certainly.server import create_app
     from scillm.certainly.settings import SERVICE_LEGACY, BridgeSettings
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from scillm._extras import SERVE_MODULES, command_requires
+from scillm._extras import SERVE_MODULES, require
 from scillm.service.options import (
     AllowedHostOpt,
     CorsOpt,
@@ -61,7 +61,7 @@ def serve_codeworld(
     Clients send 'Authorization: Bearer <token>' when a token is set (--token,
     SCILLM_CODEWORLD_TOKEN, CODEWORLD_TOKEN or SCILLM_SERVICE_TOKEN).
     """
-    command_requires(*SERVE_MODULES, extra="serve", feature="scillm serve codeworld")
+    require(*SERVE_MODULES, extra="serve", feature="scillm serve codeworld")
     from scillm.codeworld.server import create_app
     from scillm.codeworld.settings import SERVICE_LEGACY, BridgeSettings
 

@@ -38,7 +38,6 @@ from scillm.service.catalog import SERVICES
 
 __all__ = ["ServicePlan", "StackError", "StackFile", "child_env", "parse_ports", "plan"]
 
-LOCAL_HEALTH = "/health"
 """llama.cpp's server answers ``/health`` (it has no ``/healthz``)."""
 PROJECT_CODEX = Path(".codex-cli", "node_modules", ".bin", "codex")
 CODEX_HINT = "the Codex CLI (npm install -g @openai/codex, or set CODEX_CMD)"
@@ -234,7 +233,7 @@ def plan(
                 name=name,
                 host=host or entry.host or stack.host or env(prefix + "HOST") or "127.0.0.1",
                 port=port,
-                health=LOCAL_HEALTH if name == "local" else SERVICES[name].health,
+                health=SERVICES[name].health,
                 options=entry.options,
                 env=entry.env,
                 missing=_missing(name, entry, available),
