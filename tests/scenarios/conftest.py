@@ -107,14 +107,13 @@ def codex_cli() -> str:
 
 @pytest.fixture(scope="module")
 def stack(codex_cli: str) -> Iterator[dict[str, str]]:
-    """The whole stack, started here; yields the URL variables that point at it."""
-    codex = ["--codex-cmd", codex_cli, "--base-url", "{mock}/v1"]
-    commands = {
-        "mock": ["mock-server"],
-        "codeworld": ["serve", "codeworld"],
-        "certainly": ["serve", "certainly"],
-        "agent": ["serve", "agent"],
-        "codex-sidecar": ["serve", "codex-sidecar", *codex],
-    }
-    with services(commands) as urls:
-        yield {URL_VARS[name]: url for name, url in urls.items()}
+    """The whole stack under ``scillm serve all`` (as the scenarios start it); yields the URL
+    variables that point at it."""
+    from scillm.scenarios.launch import launch
+
+    started = launch(list(URL_VARS), {})
+    try:
+        assert not started.missing and not started.failed, (started.missing, started.failed)
+        yield {URL_VARS[name]: url for name, url in started.urls.items()}
+    finally:
+        started.stop()

