@@ -92,6 +92,7 @@ def test_a_key_calls_only_its_models(proxy: Proxy, mock: MockLLMServer) -> None:
         {"model": "fast", "messages": USER, "api_key": "mine"},
         {"model": "fast", "messages": USER, "extra_headers": {"authorization": "Bearer x"}},
         {"model": "fast", "messages": USER, "max_response_bytes": 1},
+        {"model": "fast", "messages": USER, "extra_body": {"model": "gpt-expensive"}},
     ):
         resp = _post(proxy, MASTER, body)
         assert resp.status_code in (400, 404), (body, resp.text)
@@ -106,12 +107,29 @@ def test_bad_bodies_are_400_before_any_call(proxy: Proxy, mock: MockLLMServer) -
         {"model": "fast", "messages": "hi"},
         {"model": "fast", "messages": USER, "temperature": "hot"},
         {"model": "fast", "messages": USER, "stream": "yes"},
-        {"model": "fast", "messages": USER, "made_up": 1},
+        {"model": "fast", "messages": USER, "on_attempt": "print"},
     ):
         resp = _post(proxy, MASTER, body)
         assert resp.status_code == 400, (body, resp.text)
         assert _error(resp)["type"] == "invalid_request_error"
     assert len(mock.requests) == before
+
+
+def test_unknown_fields_reach_the_provider_unless_dropped(
+    proxy: Proxy, mock: MockLLMServer
+) -> None:
+    body = {"model": "fast", "messages": USER, "top_k": 5, "guided_json": {"type": "object"}}
+    assert _post(proxy, MASTER, body).status_code == 200
+    sent = mock.last_request.body
+    assert sent is not None and sent["top_k"] == 5 and sent["model"] == "mock-model"
+    config = {
+        "model_list": [deployment("fast", mock.base_url)],
+        "litellm_settings": {"drop_params": True},
+    }
+    with running_proxy(config) as dropping:
+        assert _post(dropping, None, body).status_code == 200
+    sent = mock.last_request.body
+    assert sent is not None and "top_k" not in sent and "guided_json" not in sent
 
 
 async def test_rpm_limit_holds_across_concurrent_clients(proxy: Proxy) -> None:

@@ -8,7 +8,8 @@ A request body is normalised by scillm's one normaliser (:func:`scillm._request.
 run by :meth:`Router.arun`, exactly as a library call: retries, pacing (one pacer per upstream
 deployment for every client), fallbacks, the cache, schema-first when asked. What only the
 proxy's config may choose (``api_base``, ``api_key``, ``custom_llm_provider``, ``extra_headers``,
-redirects, the reply cap) is refused from clients, and ``model`` must be a group of the config.
+redirects, the reply cap, ``extra_body``) is refused from clients, and ``model`` must be a group
+of the config. Other unknown fields go to the provider as they are, unless ``drop_params``.
 """
 
 from __future__ import annotations
@@ -49,7 +50,10 @@ CONFIG_ONLY = (
     "max_response_bytes",
 )  # fmt: skip
 """Request fields a client may not set: the proxy's config chooses them."""
-KNOWN_FIELDS = OPENAI_PARAMS | PIPELINE_KEYS | frozenset(TRANSPORT_CHECKS)
+TAKEN = frozenset({"model", "messages", "stream"})
+KNOWN_FIELDS = (OPENAI_PARAMS | PIPELINE_KEYS | frozenset(TRANSPORT_CHECKS)) - TAKEN
+"""Fields the normaliser takes; any other is sent to the provider as it is (``extra_body``),
+or dropped with ``litellm_settings.drop_params``."""
 
 
 class Gateway:
@@ -87,9 +91,22 @@ class Gateway:
                 param="model",
             )
         self.keys.admit(account, model)
-        kwargs = {k: v for k, v in body.items() if k not in ("model", "messages", "stream")}
-        if self.config.drop_params:
-            kwargs = {k: v for k, v in kwargs.items() if k in KNOWN_FIELDS}
+        if "extra_body" in body:  # it could rename the upstream model, or replace messages
+            raise ApiError(
+                400,
+                "extra_body is not accepted here: send provider-specific fields at the top "
+                "level of the body",
+                param="extra_body",
+            )
+        kwargs: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for key, value in body.items():
+            if key in KNOWN_FIELDS:
+                kwargs[key] = value
+            elif key not in TAKEN and not self.config.drop_params:
+                extra[key] = value  # passed through, as litellm's proxy does
+        if extra:
+            kwargs["extra_body"] = extra
         call = normalise(model, body.get("messages"), kwargs, stream=body.get("stream", False))
         for name in CONFIG_ONLY:
             if getattr(call, name) is not None:
