@@ -220,6 +220,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "p99_ms": pct(lat, 99),
                 "added_p50_ms": pct(lat, 50) - results["direct"]["p50_ms"],
                 "added_p99_ms": pct(lat, 99) - results["direct"]["p99_ms"],
+                "saturated": args.requests / wall < args.rate,
             }
     finally:
         mock.terminate()
@@ -290,8 +291,14 @@ def print_table(report: dict[str, Any]) -> None:
             f"{g['p99_ms']:.2f} ms", f"{g['added_p50_ms']:.2f} ms", f"{g['added_p99_ms']:.2f} ms",
             str(g["failed"]),
         )  # fmt: skip
-    console = Console()
+    console = Console(width=120)
     console.print(table)
+    for name, g in report["gateways"].items():
+        if g["saturated"]:
+            console.print(
+                f"{name}: its throughput is below {report['settings']['rate']:g} req/s, so its "
+                "latency at that rate is queueing, not overhead"
+            )
     for key in ("ratio_req_per_s", "ratio_req_per_cpu_s"):
         if key in report:
             console.print(f"{key}: {report[key]:.1f}x (scillm / litellm)")

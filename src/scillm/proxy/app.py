@@ -90,7 +90,6 @@ class Gateway:
                 code="model_not_found",
                 param="model",
             )
-        self.keys.admit(account, model)
         if "extra_body" in body:  # it could rename the upstream model, or replace messages
             raise ApiError(
                 400,
@@ -117,6 +116,7 @@ class Gateway:
                 )
         if call.timeout is not None:
             call.timeout = min(call.timeout, self.timeout)
+        self.keys.admit(account, model)  # last: a request refused above costs the key nothing
         return call
 
     def record(
@@ -188,10 +188,13 @@ def create_app(gateway: Gateway, service: ServiceConfig) -> FastAPI:
                 return await _stream(gateway, call, rid, account, started)
             reply = await gateway.router.arun(call)
         except Exception as exc:
-            error = api_error(exc)
+            expected = isinstance(exc, ApiError | ScillmError)
+            status = api_error(exc).status if expected else 500
             meta = getattr(exc, "scillm_router", None)
-            gateway.record(rid, account, model, started, error.status, meta=meta, error=exc)
-            raise error from None
+            gateway.record(rid, account, model, started, status, meta=meta, error=exc)
+            if not expected:
+                raise  # the service's handler logs it and answers 500, without its details
+            raise api_error(exc) from None
         meta = reply.pop("scillm_router", None)
         gateway.record(rid, account, model, started, 200, reply=reply, meta=meta)
         return Response(
