@@ -1,7 +1,7 @@
 """``scillm serve all`` / ``serve NAME NAME…``: the supervisor, run as users run it.
 
-One stack (mock + the embedded model + the proxy, which this version lacks) serves the whole
-module: the ready line, the table, health, the wiring, a child killed and restarted, and
+One stack (mock + the embedded model + the proxy on a config that points at that model) serves
+the whole module: the ready line, the table, health, the wiring, a child killed and restarted, and
 finally SIGTERM leaving no process behind. A second, smaller stack is SIGKILLed.
 """
 
@@ -116,10 +116,21 @@ def cmdline(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
 
 
+PROXY_CONFIG = """
+model_list:
+  - model_name: small
+    litellm_params: {model: openai/smollm2, api_base: os.environ/SCILLM_LOCAL_API_BASE}
+general_settings: {master_key: sk-stack-master}
+"""
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    # ``serve A B C`` is ``serve all A B C``.
-    running = Stack(["mock", "local", "proxy"], tmp_path_factory.mktemp("stack") / "err")
+    folder = tmp_path_factory.mktemp("stack")
+    config = folder / "proxy.yaml"
+    config.write_text(PROXY_CONFIG)
+    # ``serve A B`` is ``serve all A B``; a proxy config adds the proxy.
+    running = Stack(["mock", "local", "--proxy-config", str(config)], folder / "err")
     yield running
     running.close()
 
@@ -131,9 +142,21 @@ def test_the_ready_line_has_one_row_per_service(stack: Stack) -> None:
         row = stack.services[name]
         assert row["status"] == "up" and row["missing"] == [] and row["restarts"] == 0
         assert row["url"].startswith("http://127.0.0.1:") and row["pid"] > 0
-    proxy = stack.services["proxy"]
-    assert proxy["status"] == "skipped" and proxy["pid"] is None
-    assert "proxy config" in proxy["missing"][0]
+    assert stack.services["proxy"]["status"] == "up"
+
+
+def test_the_proxy_joins_the_stack_on_its_model(stack: Stack) -> None:
+    body = {"model": "small", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}
+    request = urllib.request.Request(
+        stack.services["proxy"]["url"] + "/v1/chat/completions",
+        data=json.dumps(body).encode(),
+        headers={"authorization": "Bearer sk-stack-master", "content-type": "application/json"},
+    )
+    with LOOPBACK.open(request, timeout=60) as resp:
+        reply = json.load(resp)
+    assert reply["object"] == "chat.completion" and reply["usage"]["completion_tokens"] >= 1
+    without = plan(StackFile(), ["proxy"])
+    assert without[0].missing and "--proxy-config" in without[0].missing[0]
 
 
 def test_the_table_is_printed_once_on_stderr(stack: Stack) -> None:

@@ -62,9 +62,9 @@ def serve_proxy(
     usage_log: UsageLogOpt = None,
 ) -> None:
     """Serve an OpenAI-compatible gateway over litellm's proxy config.yaml (default port 4000)."""
-    from scillm._extras import SERVE_MODULES, command_requires
+    from scillm._extras import SERVE_MODULES, require
 
-    command_requires(*SERVE_MODULES, extra="serve", feature="scillm serve proxy")
+    require(*SERVE_MODULES, extra="serve", feature="scillm serve proxy")
     from scillm.proxy.app import Gateway, create_app
     from scillm.proxy.config import ConfigError, load_config
 

@@ -58,6 +58,10 @@ def serve_all(
         Path | None,
         typer.Option("--config", help="Stack file (YAML): services, ports, options, env."),
     ] = None,
+    proxy_config: Annotated[
+        Path | None,
+        typer.Option("--proxy-config", help="Also run the proxy on this litellm-style config."),
+    ] = None,
     host: HostOpt = None,
     token: Annotated[
         str | None,
@@ -103,6 +107,7 @@ def serve_all(
             ports=parse_ports(port or ()),
             free_ports=free_ports,
             available=available,
+            proxy_config=proxy_config,
         )
     except StackError as exc:
         usage_error(str(exc))

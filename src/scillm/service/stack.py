@@ -41,10 +41,7 @@ __all__ = ["ServicePlan", "StackError", "StackFile", "child_env", "parse_ports",
 """llama.cpp's server answers ``/health`` (it has no ``/healthz``)."""
 PROJECT_CODEX = Path(".codex-cli", "node_modules", ".bin", "codex")
 CODEX_HINT = "npm install -g @openai/codex, or set CODEX_CMD"
-PROXY_HINT = (
-    "a proxy config (services: {proxy: {options: [--config, FILE]}}) and `scillm serve proxy`, "
-    "which this version does not have"
-)
+PROXY_HINT = "a proxy config: --proxy-config FILE (litellm's config.yaml format)"
 
 
 class StackError(ValueError):
@@ -202,13 +199,21 @@ def plan(
     ports: Mapping[str, int] | None = None,
     free_ports: bool = False,
     available: Collection[str] | None = None,
+    proxy_config: Path | None = None,
 ) -> list[ServicePlan]:
     """The services to start, in start order (``names``, else the file's, else the defaults).
 
     ``available`` lists the ``scillm serve`` commands this installation has (default: all
-    of the catalog's); a service without one is planned as missing.
+    of the catalog's); a service without one is planned as missing. ``proxy_config`` (a
+    litellm-style config.yaml) adds the proxy, serving that file.
     """
     wanted = list(names) or list(stack.services) or [s.name for s in SERVICES.values() if s.default]
+    if proxy_config is not None:
+        wanted.append("proxy")
+        proxy = stack.services.get("proxy") or ServiceEntry()
+        options = (*proxy.options, "--config", str(proxy_config.resolve()))
+        services = {**stack.services, "proxy": replace(proxy, options=options)}
+        stack = replace(stack, services=services)
     for name in wanted:
         if name not in SERVICES:
             raise StackError(f"unknown service {name!r}; scillm serves: {', '.join(SERVICES)}")
