@@ -89,3 +89,29 @@ def test_bad_values_are_refused_before_any_call(
         assert "Traceback" not in err, what
     assert mock_llm.requests == []
     assert not (tmp_path / "o.jsonl").exists()
+
+
+
+def test_a_row_cannot_send_the_key_elsewhere(
+    mock_llm: MockLLMServer, rows_in: Path, rows_out: Path
+) -> None:
+    """A row naming its own endpoint would get --api-key (or the environment's key)."""
+    with MockLLMServer() as elsewhere:
+        write_jsonl(
+            rows_in,
+            [
+                {"id": "evil", "prompt": "hi", "api_base": elsewhere.base_url},
+                {"id": "hdr", "prompt": "hi", "extra_headers": {"x-steal": "1"}},
+                {"id": "fine", "prompt": "hi"},
+            ],
+        )
+        args = [str(rows_in), "-o", str(rows_out), "-m", "openai/mock", "--no-progress"]
+        args += ["--api-base", mock_llm.base_url, "--api-key", "k-from-the-flag"]
+        done = run_batch_command(args, batch_env(NOWHERE))
+        assert elsewhere.requests == []
+    assert done.returncode == 1, done.stderr
+    results = {row["id"]: row for row in read_jsonl(rows_out)}
+    assert "may not set 'api_base'" in results["evil"]["error"]["message"]
+    assert "may not set 'extra_headers'" in results["hdr"]["error"]["message"]
+    assert "response" in results["fine"]
+    assert len(mock_llm.requests) == 1  # only the clean row was sent

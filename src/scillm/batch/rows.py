@@ -7,6 +7,10 @@ Every key besides ``id``, ``messages`` and ``prompt`` is passed to the call (``m
 ``temperature``, ``max_tokens``, ``response_format``, ``json_schema``, ...), checked by the one
 request normaliser (:mod:`scillm._request`) when the row is read; the Router refuses keys its
 provider does not take, per row.
+Where calls go and with which credentials is the command's choice, never a row's: a row may not
+set ``api_base``, ``base_url``, ``api_key``, ``extra_headers`` or ``follow_redirects`` (an input
+file may come from someone else, and would otherwise send ``--api-key`` or the environment's
+key to a host of its choosing); use ``--api-base``/``--api-key`` or ``--router-config``.
 A row without an ``id`` gets one derived from its content (``auto-…``).
 A line that is not a JSON object, has an id that is neither a string nor an integer, or lacks
 usable ``messages``/``prompt`` becomes an error row naming its line number (or, with
@@ -29,6 +33,7 @@ from scillm.errors import BadRequestError
 __all__ = ["count_rows", "read_jobs", "request_of", "survey"]
 
 ROW_KEYS = frozenset({"id", "messages", "prompt"})
+COMMAND_ONLY = frozenset({"api_base", "base_url", "api_key", "extra_headers", "follow_redirects"})
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -46,6 +51,12 @@ def request_of(row: dict[str, Any]) -> dict[str, Any]:
     else:
         messages = row["messages"]
     rest = {k: v for k, v in row.items() if k not in ROW_KEYS}
+    endpoint = sorted(COMMAND_ONLY & set(rest))
+    if endpoint:
+        raise ValueError(
+            f"a row may not set {', '.join(map(repr, endpoint))}: where calls go and with which "
+            "key is the command's choice (--api-base, --api-key, --router-config)"
+        )
     params = {k: v for k, v in rest.items() if k != "model"}
     try:
         req = normalise(rest.get("model"), messages, params)
