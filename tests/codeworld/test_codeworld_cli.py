@@ -77,7 +77,7 @@ def test_a_busy_port_is_one_line_and_exit_2() -> None:
     [
         (["--concurrency", "-1"], "concurrency"),
         (["--timeout", "0"], "max_seconds"),
-        (["--max-body-bytes", "0"], "max_body_bytes"),
+        (["--max-body-bytes", "0"], "--max-body-bytes"),
         (["--host", "0.0.0.0", "--token", ""], "without a token"),
     ],
 )
