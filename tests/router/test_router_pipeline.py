@@ -112,6 +112,42 @@ def test_failing_deployment_cools_down_and_the_other_answers_at_once(
     assert len(second_llm.requests) == 4
 
 
+def test_allowed_fails_lets_a_deployment_fail_that_often_before_it_cools_down(
+    mock_llm: MockLLMServer, second_llm: MockLLMServer
+) -> None:
+    router = Router(
+        group("g", mock_llm, second_llm),
+        routing_strategy="least-busy",  # ties keep the list's order: mock_llm first
+        num_retries=0,
+        allowed_fails=2,
+        cooldown_s=60,
+    )
+    for _ in range(3):
+        mock_llm.enqueue(Fault.http(500))
+    for _ in range(3):
+        with pytest.raises(scillm.ScillmError):
+            router.completion(model="g", messages=USER)
+    assert len(mock_llm.requests) == 3 and second_llm.requests == []
+    # The third failure in a minute was one more than allowed: now it cools down.
+    assert router.completion(model="g", messages=USER).choices[0].message.content == "from-second"
+    assert len(mock_llm.requests) == 3
+
+
+def test_a_429_cools_down_at_once_whatever_allowed_fails_says(
+    mock_llm: MockLLMServer, second_llm: MockLLMServer
+) -> None:
+    router = Router(
+        group("g", mock_llm, second_llm), routing_strategy="least-busy", num_retries=0,
+        allowed_fails=5,
+    )  # fmt: skip
+    mock_llm.enqueue(Fault.rate_limit(retry_after=30))
+    with pytest.raises(scillm.RateLimitError):
+        router.completion(model="g", messages=USER)
+    assert router.completion(model="g", messages=USER).choices[0].message.content == "from-second"
+    with pytest.raises(ValueError, match="allowed_fails"):
+        Router(group("g", mock_llm), allowed_fails=-1)
+
+
 def test_fallback_groups_are_tried_in_order(
     mock_llm: MockLLMServer, second_llm: MockLLMServer
 ) -> None:

@@ -50,7 +50,6 @@ TOP_KEYS = frozenset(
     {"model_list", "router_settings", "litellm_settings", "general_settings", "virtual_keys"}
 )
 NOTES = {
-    "allowed_fails": "scillm cools a deployment down after its first retryable failure",
     "database_url": "keys are the static virtual_keys of this file",
     "cache_params": "litellm_settings.cache: true caches in scillm's SQLite file",
     "context_window_fallbacks": "use fallbacks",
@@ -226,7 +225,9 @@ def _router_kwargs(
 ) -> dict[str, Any]:
     """The Router's arguments: ``router_settings`` first, then ``litellm_settings``."""
     out: dict[str, Any] = {}
-    known_router = {"routing_strategy", "num_retries", "timeout", "fallbacks", "cooldown_time"}
+    known_router = {
+        "routing_strategy", "num_retries", "timeout", "fallbacks", "cooldown_time", "allowed_fails"
+    }  # fmt: skip
     known_settings = {
         "num_retries", "request_timeout", "fallbacks", "default_fallbacks", "drop_params", "cache"
     }  # fmt: skip
@@ -257,6 +258,11 @@ def _router_kwargs(
         if not _is_number(value) or value < 0:
             raise ConfigError("router_settings.cooldown_time: must be a number of seconds >= 0")
         out["cooldown_s"] = float(value)
+    if "allowed_fails" in router:
+        value = router["allowed_fails"]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError("router_settings.allowed_fails: must be an integer >= 0")
+        out["allowed_fails"] = value
     fallbacks = _pick(router, settings, "fallbacks", "fallbacks", warnings)
     merged = _fallbacks(*fallbacks, groups) if fallbacks is not None else {}
     default = settings.get("default_fallbacks")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,8 @@ STRATEGIES = ("simple-shuffle", "least-busy", "latency")
 TRANSPORT_KEYS = ("api_base", "base_url", "api_key", "custom_llm_provider", "timeout")
 PACING_KEYS = ("rpm", "tpm")
 _EWMA = 0.3
+FAILURE_WINDOW_S = 60.0
+"""The window ``allowed_fails`` counts a deployment's failures in (litellm's: a minute)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -45,6 +48,7 @@ class Deployment:
     id: str = ""
     in_flight: int = 0
     cooldown_until: float = 0.0
+    failures: deque[float] = field(default_factory=deque)
     latency_s: float | None = None
     pacer: EndpointPacer = field(default_factory=EndpointPacer)
     provider_honours_timeout: bool = False  # the provider ends every call by Call.timeout
@@ -54,6 +58,18 @@ class Deployment:
 
     def cool_down(self, seconds: float) -> None:
         self.cooldown_until = max(self.cooldown_until, time.monotonic() + seconds)
+
+    def count_failure(self, now: float, allowed: int) -> bool:
+        """Record a failure; True when more than ``allowed`` fell within the last
+        :data:`FAILURE_WINDOW_S` (then the count starts over)."""
+        failures = self.failures
+        failures.append(now)
+        while failures and failures[0] <= now - FAILURE_WINDOW_S:
+            failures.popleft()
+        if len(failures) <= allowed:
+            return False
+        failures.clear()
+        return True
 
     def record_latency(self, seconds: float) -> None:
         prev = self.latency_s

@@ -132,6 +132,7 @@ class Pipeline:
         strategy: str,
         timeout: float | None,
         cooldown_s: float,
+        allowed_fails: int = 0,
     ) -> None:
         self.groups = groups
         self.fallbacks = fallbacks
@@ -143,6 +144,7 @@ class Pipeline:
         self.strategy = strategy
         self.timeout = timeout if timeout is not None else default_timeout()
         self.cooldown_s = cooldown_s
+        self.allowed_fails = allowed_fails
         self.budget: Budget | None = None
         self.telemetry = Telemetry()
         self.rng = random.Random()
@@ -433,10 +435,12 @@ class Pipeline:
         """Cool the deployment down, ask ``run`` (:meth:`RetryRun.after`) for the wait, tell the
         callbacks; raise the error that ends the call (after ``on_giveup``) when there is none."""
         retryable = should_retry(exc)
+        now = time.monotonic()
         if retryable:
             retry_after = getattr(exc, "retry_after_s", None)
-            deployment.cool_down(max(self.cooldown_s, retry_after or 0.0))
-        now = time.monotonic()
+            told = isinstance(exc, RateLimitError) or retry_after is not None
+            if told or deployment.count_failure(now, self.allowed_fails):
+                deployment.cool_down(max(self.cooldown_s, retry_after or 0.0))
         alternative = any(d.healthy(now) for d in group if d is not deployment)
         outcome = run.after(exc, retryable=retryable, alternative=alternative, rng=self.rng)
         if isinstance(outcome, float):

@@ -71,7 +71,9 @@ class Router:
     deployment's ``timeout`` caps each of its attempts. ``num_retries`` (default 2, or
     ``SCILLM_RETRY_MAX_ATTEMPTS``) counts retries after
     the first failure. ``rate_limits={"group": {"rpm": ..., "tpm": ...}}`` paces a group like
-    ``rpm``/``tpm`` in its ``litellm_params`` do.
+    ``rpm``/``tpm`` in its ``litellm_params`` do. A deployment cools down for ``cooldown_s``
+    after a 429 (or longer, as its Retry-After says) and after more than ``allowed_fails``
+    other retryable failures within a minute (default 0: the first).
     """
 
     def __init__(
@@ -88,10 +90,13 @@ class Router:
         max_concurrency: int | None = None,
         retry_policy: RetryPolicy | None = None,
         cooldown_s: float = 5.0,
+        allowed_fails: int = 0,
         rate_limits: Mapping[str, Mapping[str, float]] | None = None,
     ) -> None:
         if timeout is not None:
             _check_timeout(timeout)
+        if type(allowed_fails) is not int or allowed_fails < 0:
+            raise ValueError(f"allowed_fails must be an integer >= 0, got {allowed_fails!r}")
         if routing_strategy not in STRATEGIES:
             raise ValueError(f"routing_strategy {routing_strategy!r}; choose one of {STRATEGIES}")
         groups = build_groups(model_list)
@@ -107,6 +112,7 @@ class Router:
             strategy=routing_strategy,
             timeout=timeout,
             cooldown_s=cooldown_s,
+            allowed_fails=allowed_fails,
         )
         for name, limits in (rate_limits or {}).items():
             if name not in groups:
