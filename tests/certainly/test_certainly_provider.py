@@ -16,9 +16,10 @@ from coq_exploits import EXPLOITS
 import scillm
 from scillm.certainly import available_backends
 from scillm.certainly.server import create_app
-from scillm.certainly.settings import TOKEN_ENV, BridgeSettings
+from scillm.certainly.settings import SERVICE_LEGACY, BridgeSettings
 from scillm.errors import AuthenticationError, BadRequestError, EngineUnavailable
 from scillm.service import ServiceConfig
+from scillm.service.config import token_names
 from scillm.testing import MockLLMServer
 
 pytestmark = pytest.mark.requires("coqc", apt="coq")
@@ -53,7 +54,7 @@ def bridge_model() -> Iterator[MockLLMServer]:
 @pytest.fixture(autouse=True)
 def token(monkeypatch: pytest.MonkeyPatch) -> None:
     """The live bridge's token, where the provider reads it (tests that need none unset it)."""
-    for name in TOKEN_ENV:
+    for name in token_names("certainly", SERVICE_LEGACY):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CERTAINLY_TOKEN", TOKEN)
 

@@ -15,9 +15,10 @@ import uvicorn
 import scillm
 from scillm.codeworld import BridgeSettings
 from scillm.codeworld.server import create_app
-from scillm.codeworld.settings import TOKEN_ENV
+from scillm.codeworld.settings import SERVICE_LEGACY
 from scillm.errors import AuthenticationError, BadRequestError
 from scillm.service import ServiceConfig
+from scillm.service.config import token_names
 
 USER = [{"role": "user", "content": "Which variant is right?"}]
 ITEM = {
@@ -170,7 +171,7 @@ async def test_through_a_live_bridge(live_bridge: str, monkeypatch: pytest.Monke
 async def test_without_its_token_the_bridge_is_a_clear_authentication_error(
     live_bridge: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in TOKEN_ENV:
+    for name in token_names("codeworld", SERVICE_LEGACY):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(AuthenticationError) as caught:
         await scillm.acompletion("codeworld", USER, items=[ITEM], api_base=live_bridge)

@@ -6,8 +6,9 @@ import pytest
 
 from precedence import Setting, precedence_test
 from scillm.codeworld import BridgeSettings, EngineSettings
-from scillm.codeworld.settings import SERVICE_LEGACY, TOKEN_ENV, env_names
+from scillm.codeworld.settings import SERVICE_LEGACY, env_names
 from scillm.service import ServiceConfig
+from scillm.service.config import token_names
 
 ENGINE = EngineSettings.from_env
 
@@ -28,7 +29,7 @@ test_argument_beats_environment_beats_default = precedence_test(
         "bridge token": Setting(
             lambda **given: ServiceConfig.from_env("codeworld", legacy=SERVICE_LEGACY, **given),
             "token",
-            TOKEN_ENV,
+            token_names("codeworld", SERVICE_LEGACY),
             ("t-env",) * 2,
             "t-arg",
         ),
@@ -37,7 +38,7 @@ test_argument_beats_environment_beats_default = precedence_test(
 
 
 def test_flags_and_counts_are_read_strictly(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert env_names("TOKEN") == TOKEN_ENV[:2]  # the provider sends what the bridge reads
+    assert env_names("TOKEN") == token_names("codeworld", SERVICE_LEGACY)[:2]
     for raw, expected in (("yes", True), ("ON", True), ("false", False), ("0", False)):
         monkeypatch.setenv("CODEWORLD_ALLOW_RLIMITS_ONLY", raw)
         assert BridgeSettings.from_env().allow_rlimits_only is expected

@@ -27,10 +27,10 @@ from typing import Any
 
 import orjson
 
-from scillm import _http
 from scillm._config import env
-from scillm.errors import AuthenticationError, BadRequestError, EngineUnavailable, ServerError
+from scillm.errors import BadRequestError, EngineUnavailable
 from scillm.providers.base import Call
+from scillm.service.client import post_to_service
 from scillm.types import ChatCompletion, ChatCompletionChunk
 
 __all__ = ["CertainlyProvider"]
@@ -97,40 +97,13 @@ def envelope(call: Call) -> dict[str, Any]:
 
 
 async def _remote(base: str, call: Call, body: dict[str, Any]) -> dict[str, Any]:
-    from scillm.certainly.settings import TOKEN_ENV
+    from scillm.certainly.settings import SERVICE_LEGACY
 
-    url = base.rstrip("/").removesuffix("/bridge/complete") + "/bridge/complete"
-    headers = {"Content-Type": "application/json", **(call.extra_headers or {})}
-    token = call.api_key or env(*TOKEN_ENV)
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    endpoint = _http.Endpoint(url, headers, "certainly")
-    try:
-        data, _ = await _http.post_json(endpoint, body, timeout=call.timeout, model=call.model)
-    except AuthenticationError as exc:
-        raise AuthenticationError(
-            f"the Certainly bridge at {base} refused the request ({exc.message}); pass its "
-            "token as api_key=, or set SCILLM_CERTAINLY_TOKEN",
-            status_code=exc.status_code,
-            body=exc.body,
-            headers=exc.headers,
-            provider="certainly",
-            model=call.model,
-        ) from exc
-    except ServerError as exc:
-        if exc.status_code == 503 and _error_code(exc.body) == "engine_unavailable":
-            raise EngineUnavailable(f"the Certainly bridge at {base}: {exc}") from exc
-        raise
-    return data
+    return await post_to_service(
+        "certainly", "the Certainly bridge", base, "/bridge/complete", body, call,
+        legacy=SERVICE_LEGACY,
+    )  # fmt: skip
 
-
-def _error_code(body: str) -> object:
-    """``error.code`` of an error reply's body (None when it has none)."""
-    try:
-        error = orjson.loads(body).get("error")
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
-    return error.get("code") if isinstance(error, dict) else None
 
 
 async def _in_process(call: Call, body: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ naming the variable.
 
 The served bridge's door (token, host, body cap) is a :class:`scillm.service.ServiceConfig`:
 its token is ``SCILLM_CERTAINLY_TOKEN``, else ``CERTAINLY_TOKEN``, else ``SCILLM_SERVICE_TOKEN``
-(:data:`TOKEN_ENV`, which the provider sends when it is given no ``api_key``).
+(:func:`scillm.service.config.token_names`; the provider sends it when given no ``api_key``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ __all__ = [
     "MAX_BEST_OF",
     "MAX_REFINEMENTS",
     "SERVICE_LEGACY",
-    "TOKEN_ENV",
     "BridgeSettings",
 ]
 
@@ -35,7 +34,6 @@ DEFAULT_MAX_SECONDS = 300.0
 MAX_SECONDS_ENV = ("CERTAINLY_BRIDGE_TIMEOUT_SECONDS", "LEAN4_BRIDGE_TIMEOUT_SECONDS")
 BACKEND_ENV = "CERTAINLY_BACKEND"
 SERVICE_LEGACY: dict[str, tuple[str, ...]] = {"token": ("CERTAINLY_TOKEN",)}
-TOKEN_ENV = ("SCILLM_CERTAINLY_TOKEN", "CERTAINLY_TOKEN", "SCILLM_SERVICE_TOKEN")
 _SOURCES: dict[str, Source] = {
     "max_seconds": (float, *MAX_SECONDS_ENV),
     "backend": (str, BACKEND_ENV),

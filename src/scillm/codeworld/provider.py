@@ -21,20 +21,16 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from scillm import _http
-from scillm._config import env
 from scillm.codeworld.engine import run_request
 from scillm.codeworld.request import ARG_KEYS, Request, parse_request
-from scillm.codeworld.settings import TOKEN_ENV, EngineSettings, setting
+from scillm.codeworld.settings import SERVICE_LEGACY, EngineSettings, setting
 from scillm.codeworld.signals import Sessions
 from scillm.errors import (
-    AuthenticationError,
     BadRequestError,
-    EngineUnavailable,
-    ServerError,
     TimeoutError,
 )
 from scillm.providers.base import Call
+from scillm.service.client import post_to_service
 from scillm.types import ChatCompletion, ChatCompletionChunk
 
 __all__ = ["MODELS", "CodeWorldProvider"]
@@ -112,42 +108,10 @@ class CodeWorldProvider:
             ) from exc
 
     async def _bridge(self, base: str, envelope: dict[str, Any], call: Call) -> dict[str, Any]:
-        headers = {"Content-Type": "application/json"}
-        token = call.api_key or env(*TOKEN_ENV)
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        if call.extra_headers:
-            headers.update(call.extra_headers)
-        url = base.rstrip("/") + "/bridge/complete"
-        endpoint = _http.Endpoint(url, headers, self.name)
-        try:
-            data, _ = await _http.post_json(
-                endpoint, envelope, timeout=call.timeout, model=call.model
-            )
-        except AuthenticationError as exc:
-            raise AuthenticationError(
-                f"the CodeWorld bridge at {base} refused the request ({exc.message}); pass its "
-                "token as api_key=, or set SCILLM_CODEWORLD_TOKEN",
-                status_code=exc.status_code,
-                body=exc.body,
-                headers=exc.headers,
-                provider=self.name,
-                model=call.model,
-            ) from exc
-        except ServerError as exc:
-            if exc.status_code == 503 and _error_code(exc.body) == "engine_unavailable":
-                raise EngineUnavailable(f"the CodeWorld bridge at {base}: {exc}") from exc
-            raise
-        return data
-
-
-def _error_code(body: str) -> object:
-    """``error.code`` of an error reply's body (None when it has none)."""
-    try:
-        error = json.loads(body).get("error")
-    except (ValueError, AttributeError):
-        return None
-    return error.get("code") if isinstance(error, dict) else None
+        return await post_to_service(
+            "codeworld", "the CodeWorld bridge", base, "/bridge/complete", envelope, call,
+            legacy=SERVICE_LEGACY,
+        )  # fmt: skip
 
 
 def _completion(model: str, payload: dict[str, Any]) -> ChatCompletion:

@@ -29,7 +29,6 @@ from scillm.providers.registry import default_model
 __all__ = [
     "DEFAULT_MAX_SECONDS",
     "SERVICE_LEGACY",
-    "TOKEN_ENV",
     "BridgeSettings",
     "EngineSettings",
     "LLMSpec",
@@ -42,8 +41,6 @@ DEFAULT_TEMPERATURE = 0.7
 DEFAULT_MAX_SECONDS = 300.0
 SERVICE_LEGACY: dict[str, tuple[str, ...]] = {"token": ("CODEWORLD_TOKEN",)}
 """The bridge's door (:class:`scillm.service.ServiceConfig`) also reads these older names."""
-TOKEN_ENV = ("SCILLM_CODEWORLD_TOKEN", "CODEWORLD_TOKEN", "SCILLM_SERVICE_TOKEN")
-"""Where the provider finds the bridge's token when ``api_key`` is not given (the door's order)."""
 
 
 def setting(name: str) -> str | None:

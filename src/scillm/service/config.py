@@ -20,7 +20,14 @@ from typing import Any
 
 from scillm._config import Source, resolve
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "LOOPBACK_HOSTS", "ServiceConfig", "is_loopback"]
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "LOOPBACK_HOSTS",
+    "ServiceConfig",
+    "is_loopback",
+    "prefix",
+    "token_names",
+]
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -35,6 +42,16 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def prefix(service: str) -> str:
+    """``SCILLM_<NAME>_`` for a service name (``codex-sidecar`` → ``SCILLM_CODEX_SIDECAR_``)."""
+    return "SCILLM_" + service.upper().replace("-", "_") + "_"
+
+
+def token_names(service: str, legacy: dict[str, tuple[str, ...]] | None = None) -> tuple[str, ...]:
+    """The variables a service's token is read from, in order (the service and its clients)."""
+    return (prefix(service) + "TOKEN", *(legacy or {}).get("token", ()), "SCILLM_SERVICE_TOKEN")
 
 
 def _names(raw: str, name: str) -> tuple[str, ...]:
@@ -76,16 +93,15 @@ class ServiceConfig:
 
         ``legacy`` maps a field to older variable names tried after ``SCILLM_<NAME>_<FIELD>``.
         """
-        prefix = "SCILLM_" + service.upper().replace("-", "_") + "_"
         old = legacy or {}
 
         def source(field: str, kind: Any, *shared: str) -> Source:
-            return (kind, prefix + field.upper(), *old.get(field, ()), *shared)
+            return (kind, prefix(service) + field.upper(), *old.get(field, ()), *shared)
 
         sources: dict[str, Source] = {
             "host": source("host", str),
             "port": source("port", int),
-            "token": source("token", str, "SCILLM_SERVICE_TOKEN"),
+            "token": (str, *token_names(service, legacy)),
             "max_body_bytes": source("max_body_bytes", _size, "SCILLM_MAX_BODY_BYTES"),
             "allowed_hosts": source("allowed_hosts", _names, "SCILLM_ALLOWED_HOSTS"),
             "cors_origins": source("cors_origins", _names, "SCILLM_CORS_ORIGINS"),
