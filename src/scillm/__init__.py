@@ -6,6 +6,7 @@ print(resp.choices[0].message.content)
 """
 
 from scillm._client import acompletion, completion
+from scillm._version import __version__
 from scillm.batch import (
     AsyncTokenBucket,
     BatchSummary,
@@ -44,8 +45,6 @@ from scillm.router import (
     RouterResult,
 )
 from scillm.types import ChatCompletion, ChatCompletionChunk
-
-__version__ = "0.1.0"
 
 __all__ = [
     "APIError",

@@ -132,6 +132,8 @@ FEATURE_COMMANDS: tuple[str, ...] = (
     "scillm.agent.cli",
     "scillm.batch.cli",
     "scillm.service.cli",
+    "scillm.local.cli",
+    "scillm.testing.cli",
     "scillm.ops.cli",
     "scillm.scenarios.cli",
     "scillm.proxy.cli",

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from scenario_helpers import SCILLM, clean_env, free_port, services
 from typer.testing import CliRunner
 
-from conftest import SCILLM, clean_env, free_port, services
 from scillm.cli import app
 from scillm.scenarios.registry import MODULES
 from scillm.testing._background import BackgroundServer

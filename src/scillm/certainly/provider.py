@@ -30,7 +30,7 @@ import orjson
 from scillm._config import env
 from scillm.errors import BadRequestError, EngineUnavailable
 from scillm.providers.base import Call
-from scillm.service.client import post_to_service
+from scillm.providers.bridge_client import post_to_service
 from scillm.types import ChatCompletion, ChatCompletionChunk
 
 __all__ = ["CertainlyProvider"]

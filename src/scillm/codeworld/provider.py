@@ -30,7 +30,7 @@ from scillm.errors import (
     TimeoutError,
 )
 from scillm.providers.base import Call
-from scillm.service.client import post_to_service
+from scillm.providers.bridge_client import post_to_service
 from scillm.types import ChatCompletion, ChatCompletionChunk
 
 __all__ = ["MODELS", "CodeWorldProvider"]

@@ -30,7 +30,7 @@ except ImportError:  # without the 'serve' extra, say so
     require("fastapi", extra="serve", feature="the CodeWorld bridge")
     raise
 
-from scillm import __version__
+from scillm._version import __version__
 from scillm.codeworld.engine import run_request
 from scillm.codeworld.items import FUNCTION_LANGUAGES
 from scillm.codeworld.request import STRATEGIES, parse_request

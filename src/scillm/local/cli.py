@@ -19,9 +19,14 @@ import typer
 from scillm.errors import ScillmError
 from scillm.service.options import CorsOpt, HostOpt, PortOpt, TokenOpt, door, usage_error
 
-__all__ = ["serve_local"]
+__all__ = ["register", "serve_local"]
 
 POLL_S = 0.5
+
+
+def register(app: typer.Typer, serve_app: typer.Typer) -> None:
+    """Add ``serve local``."""
+    serve_app.command("local")(serve_local)
 
 
 def serve_local(

@@ -24,7 +24,6 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
 
-from scillm import __version__
 from scillm._request import (
     OPENAI_PARAMS,
     PIPELINE_KEYS,
@@ -33,6 +32,7 @@ from scillm._request import (
     normalise,
 )
 from scillm._request import Request as Call
+from scillm._version import __version__
 from scillm.errors import ScillmError
 from scillm.proxy.config import ProxyConfig
 from scillm.proxy.keys import Account, KeyRing

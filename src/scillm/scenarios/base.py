@@ -8,18 +8,19 @@
 
 A scenario raises :class:`Skip` when something it needs is missing (the reason says what) and
 :class:`Failed` (``check`` does) when an outcome is wrong. Anything else it raises is a failure
-too: a scenario never passes by accident.
+too: a scenario never passes by accident. ``python -m scillm.scenarios.<module>`` runs one
+(:func:`scillm.scenarios.run_all.run_one`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    from scillm.scenarios.stack import Context
+from scillm.scenarios.checks import Failed, Skip, check, placeholder_free
+from scillm.scenarios.stack import Context
 
 __all__ = [
     "EXIT_FAILED",
@@ -31,6 +32,7 @@ __all__ = [
     "Skip",
     "Status",
     "check",
+    "execute",
     "placeholder_free",
 ]
 
@@ -41,27 +43,6 @@ EXIT_CODES: dict[Status, int] = {
     "failed": EXIT_FAILED,
     "skipped": EXIT_SKIPPED,
 }
-
-
-class Skip(Exception):
-    """Something the scenario needs is missing; the message says what and how to get it."""
-
-
-class Failed(Exception):
-    """An outcome was wrong; the message says what was expected and what came."""
-
-
-def check(condition: object, message: str) -> None:
-    """Raise :class:`Failed` with ``message`` unless ``condition`` holds."""
-    if not condition:
-        raise Failed(message)
-
-
-def placeholder_free(value: str | None) -> str | None:
-    """``value``, or None when it is empty or an unexpanded ``${...}`` placeholder."""
-    if not value or (value.startswith("${") and value.endswith("}")):
-        return None
-    return value
 
 
 @dataclass(frozen=True)
@@ -106,16 +87,3 @@ def execute(scenario: Scenario, ctx: Context) -> Outcome:
     except Exception as exc:  # an error is a failure, reported in one line
         status, detail = "failed", f"{type(exc).__name__}: {exc}"
     return Outcome(scenario.name, status, detail, round(time.perf_counter() - t0, 3))
-
-
-def main(scenario: Scenario, argv: Sequence[str] | None = None) -> None:
-    """``python -m scillm.scenarios.<module> [--json]``: run one scenario and exit 0/77/1."""
-    from scillm.scenarios.run_all import main as run_main
-
-    run_main([scenario.name, *(argv if argv is not None else _args())], single=True)
-
-
-def _args() -> list[str]:
-    import sys
-
-    return sys.argv[1:]

@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from scillm.scenarios.base import Scenario, check, main
+from scillm.scenarios.base import Scenario, check
 from scillm.scenarios.models import scenario_model
+from scillm.scenarios.run_all import run_one
 from scillm.scenarios.stack import Context
 
 ROWS = 40
@@ -107,4 +108,4 @@ SCENARIO = Scenario(
 )
 
 if __name__ == "__main__":
-    main(SCENARIO)
+    run_one(SCENARIO)

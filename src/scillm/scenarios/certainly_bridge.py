@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from scillm.scenarios.base import Scenario, Skip, check, main
+from scillm.scenarios.base import Scenario, Skip, check
+from scillm.scenarios.run_all import run_one
 from scillm.scenarios.stack import Context
 
 COQ = {
@@ -67,4 +68,4 @@ SCENARIO = Scenario(
 )
 
 if __name__ == "__main__":
-    main(SCENARIO)
+    run_one(SCENARIO)

@@ -10,9 +10,10 @@ shown, or the error saying why its reply was unusable — must not change the ve
 
 from __future__ import annotations
 
-from scillm.scenarios.base import Scenario, check, main
+from scillm.scenarios.base import Scenario, check
 from scillm.scenarios.codeworld_bridge import healthy, judge
 from scillm.scenarios.models import scenario_model
+from scillm.scenarios.run_all import run_one
 from scillm.scenarios.stack import Context
 
 FAST_LONG = "def solve(x):\n" + "    y = 0\n" * 40 + "    return x * 2\n"
@@ -61,4 +62,4 @@ SCENARIO = Scenario(
 )
 
 if __name__ == "__main__":
-    main(SCENARIO)
+    run_one(SCENARIO)

@@ -15,7 +15,8 @@ from typing import Any
 
 from scillm._config import env
 from scillm._sync import run as run_sync
-from scillm.scenarios.base import Scenario, Skip, check, main, placeholder_free
+from scillm.scenarios.base import Scenario, Skip, check, placeholder_free
+from scillm.scenarios.run_all import run_one
 from scillm.scenarios.stack import Context
 
 QUESTIONS = ("Reply with the word alpha-17.", "Reply with the word beta-42.")
@@ -69,4 +70,4 @@ SCENARIO = Scenario(
 )
 
 if __name__ == "__main__":
-    main(SCENARIO)
+    run_one(SCENARIO)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from scillm.scenarios.base import Scenario, check, main
+from scillm.scenarios.base import Scenario, check
 from scillm.scenarios.codeworld_bridge import healthy, judge
 from scillm.scenarios.models import scenario_model
+from scillm.scenarios.run_all import run_one
 from scillm.scenarios.stack import Context
 
 TESTS = [
@@ -88,4 +89,4 @@ SCENARIO = Scenario(
 )
 
 if __name__ == "__main__":
-    main(SCENARIO)
+    run_one(SCENARIO)

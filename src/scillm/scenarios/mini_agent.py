@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from scillm.scenarios.base import Scenario, Skip, check, main
+from scillm.scenarios.base import Scenario, Skip, check
+from scillm.scenarios.run_all import run_one
 from scillm.scenarios.stack import Context
 
 TASK = "Write a Python program that prints the sum of 20 and 22."
@@ -61,4 +62,4 @@ def run(ctx: Context) -> str:
 SCENARIO = Scenario("mini_agent", "Mini-agent: the agent server answers a task", ("agent",), run)
 
 if __name__ == "__main__":
-    main(SCENARIO)
+    run_one(SCENARIO)

@@ -12,8 +12,9 @@ import importlib.util
 import time
 
 from scillm._config import env
-from scillm.scenarios.base import Scenario, Skip, check, main, placeholder_free
+from scillm.scenarios.base import Scenario, Skip, check, placeholder_free
 from scillm.scenarios.models import MOCK_MODEL
+from scillm.scenarios.run_all import run_one
 from scillm.scenarios.stack import Context
 
 LOCAL = "local/smollm2"
@@ -59,4 +60,4 @@ SCENARIO = Scenario(
 )
 
 if __name__ == "__main__":
-    main(SCENARIO)
+    run_one(SCENARIO)

@@ -23,7 +23,7 @@ from scillm.scenarios.base import EXIT_FAILED, EXIT_PASSED, EXIT_SKIPPED, Outcom
 from scillm.scenarios.registry import all_scenarios, find
 from scillm.scenarios.stack import Context
 
-__all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "Report", "main", "run_scenarios"]
+__all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "Report", "main", "run_one", "run_scenarios"]
 
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
 MARKS = {"passed": "PASS", "skipped": "SKIP", "failed": "FAIL"}
@@ -144,6 +144,11 @@ def main(argv: Sequence[str] | None = None, *, single: bool = False) -> None:
             start=not args.no_start,
         )
     )
+
+
+def run_one(scenario: Scenario) -> None:
+    """``python -m scillm.scenarios.<module> [--json]``: run one scenario and exit 0/77/1."""
+    main([scenario.name, *sys.argv[1:]], single=True)
 
 
 if __name__ == "__main__":

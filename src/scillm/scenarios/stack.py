@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scillm._config import env
-from scillm.scenarios.base import Failed, Skip, placeholder_free
+from scillm.scenarios.checks import Failed, Skip, placeholder_free
 from scillm.scenarios.http import Answer, Unreachable, request
 from scillm.scenarios.launch import Stack, health_url, launch
 

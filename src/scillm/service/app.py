@@ -25,7 +25,7 @@ except ImportError:  # without the 'serve' extra, say so
     require("fastapi", extra="serve", feature="scillm's HTTP services")
     raise
 
-from scillm import __version__
+from scillm._version import __version__
 from scillm.service.config import ServiceConfig
 from scillm.service.errors import ApiError, error_body
 from scillm.service.guard import OPEN_PATHS, Guard

@@ -1,4 +1,4 @@
-"""``scillm serve all`` (and ``serve NAME NAME…``), ``serve mock`` and ``serve local``.
+"""``scillm serve all`` (and ``serve NAME NAME…``): the stack under one supervisor.
 
 ``serve all`` runs the stack under one :class:`~scillm.service.supervisor.Supervisor`: it binds
 every port first, starts each service, waits for its health check, prints one table on stderr
@@ -17,9 +17,8 @@ import typer
 from typer import _click as click  # the click that typer vendors
 from typer.core import TyperGroup
 
-from scillm.local.cli import serve_local
 from scillm.service.catalog import SERVICES
-from scillm.service.options import FdOpt, HostOpt, PortOpt, usage_error
+from scillm.service.options import HostOpt, usage_error
 
 if TYPE_CHECKING:
     from scillm.service.supervisor import ServiceStatus
@@ -37,11 +36,8 @@ class ServeGroup(TyperGroup):
 
 
 def register(app: typer.Typer, serve_app: typer.Typer) -> None:
-    """Add ``serve all``, ``serve local``, ``serve mock`` and its old name ``mock-server``."""
+    """Add ``serve all``."""
     serve_app.command("all")(serve_all)
-    serve_app.command("local")(serve_local)
-    serve_app.command("mock")(serve_mock)
-    app.command("mock-server", help="Same as `scillm serve mock`.")(serve_mock)
 
 
 def serve_all(
@@ -155,32 +151,3 @@ def format_table(rows: list[ServiceStatus]) -> str:
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
-
-
-def serve_mock(
-    host: HostOpt = None,
-    port: PortOpt = None,
-    fd: FdOpt = None,
-    latency_s: float = typer.Option(0.0, help="Delay before every reply, in seconds."),
-    latency_jitter_s: float = typer.Option(0.0, help="Uniform +/- jitter on that delay."),
-    reply: str = typer.Option("", help="Static reply text (default: echo the last user message)."),
-    rpm: int = typer.Option(0, help="Emulate a requests-per-minute limit (429s past it)."),
-    tpm: int = typer.Option(0, help="Emulate a tokens-per-minute limit (429s past it)."),
-) -> None:
-    """Serve the mock OpenAI-compatible LLM server (default 127.0.0.1:8000) until Ctrl-C."""
-    from scillm.service.run import PortBusy
-    from scillm.testing import ECHO, RateLimit, serve
-
-    limit = RateLimit(rpm=rpm or None, tpm=tpm or None) if rpm or tpm else None
-    try:
-        serve(
-            port=SERVICES["mock"].port if port is None else port,
-            host=host or "127.0.0.1",
-            reply=reply or ECHO,
-            latency_s=latency_s,
-            latency_jitter_s=latency_jitter_s,
-            rate_limit=limit,
-            fd=fd,
-        )
-    except PortBusy as exc:
-        usage_error(str(exc))
