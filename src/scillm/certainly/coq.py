@@ -17,10 +17,11 @@ command screen (:mod:`scillm.certainly.screen`), and without the native compiler
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,9 +34,11 @@ from scillm.certainly.coq_output import (
 )
 from scillm.certainly.coq_recursion import PRINT_SETUP, read_printed
 from scillm.certainly.coq_source import CoqSource, assemble, unseal
+from scillm.certainly.coqtop import CoqTop
 from scillm.certainly.isolation import WorkDir, read_private, work_dir
 from scillm.certainly.items import ProofItem
 from scillm.certainly.known_bugs import bugs_for
+from scillm.certainly.pool import CoqTopPool
 from scillm.certainly.process import (
     OUTPUT_LIMIT,
     Ran,
@@ -46,7 +49,7 @@ from scillm.certainly.process import (
 from scillm.certainly.screen import screen_coq
 from scillm.certainly.verdict import Message, Verdict, error_verdict
 
-__all__ = ["COQC_ENV", "CoqChecker", "find_coqc"]
+__all__ = ["COQC_ENV", "COQTOP_FLAGS", "CoqChecker", "find_coqc", "new_pool"]
 
 COQC_ENV = "SCILLM_COQC"
 INSTALL_HINT = "install Coq (Debian/Ubuntu: apt-get install coq) and put coqc on PATH"
@@ -62,6 +65,8 @@ RECURSION_ROUNDS = 8  # rounds of "print what the printed terms mention"
 # No native compiler: native_compute then runs as vm_compute (with a warning), so a proof never
 # trusts OCaml-compiled code (nativenorm bugs, rocq#17871) and needs no compiler in the sandbox.
 COQC_FLAGS = ("-q", "-w", "-deprecated-native-compiler-option", "-native-compiler", "no")
+# The warm audit process: as coqc runs src/Audit.v (-Q src "" makes that the library Audit).
+COQTOP_FLAGS = ("-emacs", *COQC_FLAGS, "-top", "Audit", "-Q", SOURCE_DIR, "")
 
 
 async def find_coqc(configured: str | None = None) -> Toolchain:
@@ -77,11 +82,27 @@ async def find_coqc(configured: str | None = None) -> Toolchain:
     return replace(found, binds=kept, env=tuple(env.items()))
 
 
-class CoqChecker:
-    """Checks Coq items with one coqc; ``allowlist`` names axioms as ``Verdict.axioms`` does."""
+def new_pool(toolchain: Toolchain) -> CoqTopPool | None:
+    """A warm pool for ``toolchain``'s coqtop (next to its coqc), None if there is none."""
+    assert toolchain.path is not None
+    coqtop = os.path.join(os.path.dirname(toolchain.path), "coqtop")
+    if not os.access(coqtop, os.X_OK):
+        return None
+    return CoqTopPool(replace(toolchain, path=coqtop), COQTOP_FLAGS, MEMORY_MB)
 
-    def __init__(self, toolchain: Toolchain, allowlist: frozenset[str]) -> None:
+
+class CoqChecker:
+    """Checks Coq items with one coqc; ``allowlist`` names axioms as ``Verdict.axioms`` does.
+
+    With a ``pool`` the audit runs in a warm coqtop (:mod:`scillm.certainly.coqtop`) where the
+    compiled item's libraries allow it; the compile is always a fresh coqc.
+    """
+
+    def __init__(
+        self, toolchain: Toolchain, allowlist: frozenset[str], pool: CoqTopPool | None = None
+    ) -> None:
         assert toolchain.path is not None
+        self._pool = pool
         self._toolchain = toolchain
         self._version = toolchain.version
         self._known_bugs = bugs_for("coq", toolchain.version)
@@ -121,36 +142,83 @@ class CoqChecker:
             return Verdict(item.id, "coq", "failed", tuple(_with_error(messages, ran)))
         glob_text = read_private(box.path / GLOB_FILE) or ""
         glob, libraries = parse_glob(glob_text), required_libraries(glob_text)
-        absent: dict[str, str] = {}
-        while True:
-            audit = Audit(source, glob, absent, libraries)
-            if not audit.entries:
-                found = Message("error", None, "no theorem, lemma or definition to check")
-                return Verdict(item.id, "coq", "failed", (*messages, found))
-            box.write(f"{SOURCE_DIR}/{AUDIT_FILE}", audit.text())
-            ran = await _coqc(box, ["-noglob", f"{SOURCE_DIR}/{AUDIT_FILE}"], deadline)
-            if ran.timed_out or ran.problem:
-                return _unfinished(item, ran, timeout_s)
-            missing = audit.missing(ran)
-            if missing is None:
-                verdict = audit.judge(item.id, ran, box.path, self._allowlist, messages)
-                break
-            # Each round drops one missing declaration, so this ends.
-            absent[missing[0]] = missing[1]
-        if verdict.status != "proved":
-            return verdict
-        lines = {e.qualified: audit.line_of(e) for e in audit.entries if e.qualified not in absent}
-        printed = audit.printed(box.path, ran)
-        unsafe = await _unsafe_recursion(box, printed, lines, audit.is_declared_axiom, deadline)
+        async with self._auditor(box, libraries, deadline) as auditor:
+            absent: dict[str, str] = {}
+            while True:
+                audit = Audit(source, glob, absent, libraries)
+                if not audit.entries:
+                    found = Message("error", None, "no theorem, lemma or definition to check")
+                    return Verdict(item.id, "coq", "failed", (*messages, found))
+                ran, work = await auditor.run(AUDIT_FILE, audit.text(), deadline)
+                if ran.timed_out or ran.problem:
+                    return _unfinished(item, ran, timeout_s)
+                missing = audit.missing(ran)
+                if missing is None:
+                    verdict = audit.judge(item.id, ran, work, self._allowlist, messages)
+                    break
+                # Each round drops one missing declaration, so this ends.
+                absent[missing[0]] = missing[1]
+            if verdict.status != "proved":
+                return verdict
+            lines = {
+                e.qualified: audit.line_of(e) for e in audit.entries if e.qualified not in absent
+            }
+            printed = audit.printed(work, ran)
+            unsafe = await _unsafe_recursion(
+                auditor, printed, lines, audit.is_declared_axiom, deadline
+            )
         if isinstance(unsafe, Ran):
             return _unfinished(item, unsafe, timeout_s)
         if unsafe:
             return replace(verdict, status="failed", messages=(*verdict.messages, *unsafe))
         return verdict
 
+    @contextlib.asynccontextmanager
+    async def _auditor(
+        self, box: WorkDir, libraries: list[str], deadline: float
+    ) -> AsyncIterator[_Auditor]:
+        if self._pool is None:
+            yield _Auditor(box, None)
+            return
+        needed = [name for name in libraries if not name.startswith(f"{LIBRARY}.")]
+        async with self._pool.lease(needed, deadline) as top:
+            yield _Auditor(box, top)
+
+
+class _Auditor:
+    """Runs scillm's audit files: in the warm process if there is one, else with fresh coqc."""
+
+    def __init__(self, box: WorkDir, top: CoqTop | None) -> None:
+        self._box = box
+        self._top = top
+        self._compiled: bytes | None = None
+
+    async def run(self, file: str, text: str, deadline: float) -> tuple[Ran, Path]:
+        """The run, and the directory its ``Redirect`` outputs are in."""
+        top = self._top
+        if top is not None and top.alive:
+            if self._compiled is None:
+                self._compiled = _read_bytes(self._box.path / SOURCE_DIR / f"{LIBRARY}.vo")
+            if self._compiled is not None:
+                ran = await top.run(file, text, self._compiled, deadline)
+                if ran is not None:
+                    return ran, top.path
+        self._box.write(f"{SOURCE_DIR}/{file}", text)
+        return await _coqc(self._box, ["-noglob", f"{SOURCE_DIR}/{file}"], deadline), self._box.path
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    """A file coqc wrote, never through a link it may have planted."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
+
 
 async def _unsafe_recursion(
-    box: WorkDir,
+    auditor: _Auditor,
     printed: dict[str, str | None],
     lines: dict[str, int],
     is_axiom: Callable[[str], bool],
@@ -185,12 +253,11 @@ async def _unsafe_recursion(
         out = f"scillm_{secrets.token_hex(6)}_r"
         prints = [f'Redirect "{out}{i}" Print {name}.' for i, name in enumerate(todo)]
         text = "\n".join([f"Require {LIBRARY}.", f"{PRINT_SETUP} Set Printing All.", *prints])
-        box.write(f"{SOURCE_DIR}/{RECURSION_FILE}", text + "\n")
-        ran = await _coqc(box, ["-noglob", f"{SOURCE_DIR}/{RECURSION_FILE}"], deadline)
+        ran, work = await auditor.run(RECURSION_FILE, text + "\n", deadline)
         if ran.timed_out or ran.problem:
             return ran
         printed = {
-            name: read_private(box.path / f"{out}{i}.out") if ran.returncode == 0 else None
+            name: read_private(work / f"{out}{i}.out") if ran.returncode == 0 else None
             for i, name in enumerate(todo)
         }
     else:

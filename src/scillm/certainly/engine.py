@@ -2,7 +2,9 @@
 
 Each item runs in its own prover process under a per-item deadline, at most ``max_workers`` at
 a time; a failing, malformed or hung item gets its own verdict and never fails the batch.
-Verdicts come back in input order.
+Verdicts come back in input order. With ``warm`` (the default) a batch's Coq audits run in warm
+coqtop processes (:mod:`scillm.certainly.pool`), closed when the batch ends; the verdicts are
+the ones fresh processes give.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from scillm import _sync
-from scillm.certainly.coq import CoqChecker, find_coqc
+from scillm.certainly.coq import CoqChecker, find_coqc, new_pool
 from scillm.certainly.isolation import isolation
 from scillm.certainly.items import BACKENDS, ProofItem, parse_item
 from scillm.certainly.known_bugs import bugs_for
@@ -50,6 +52,7 @@ def check(
     axiom_allowlist: Iterable[str] = (),
     coqc_path: str | None = None,
     lean_path: str | None = None,
+    warm: bool = True,
 ) -> list[Verdict]:
     """Check proof items and return one verdict per item, in order.
 
@@ -61,6 +64,7 @@ def check(
     names axioms exactly as verdicts report them (``Classical_Prop.classic``, ``Top.my_axiom`` for
     one the Coq item declares; Lean's ``propext``, ``Classical.choice`` and ``Quot.sound`` are
     always allowed). ``coqc_path``/``lean_path`` override ``SCILLM_COQC``/``SCILLM_LEAN`` and PATH.
+    ``warm=False`` audits every Coq item with fresh coqc processes only.
     Raises ValueError only for bad arguments; a bad item gets an ``error`` verdict.
     """
     return _sync.run(
@@ -71,6 +75,7 @@ def check(
             axiom_allowlist=axiom_allowlist,
             coqc_path=coqc_path,
             lean_path=lean_path,
+            warm=warm,
         )
     )
 
@@ -83,17 +88,22 @@ async def acheck(
     axiom_allowlist: Iterable[str] = (),
     coqc_path: str | None = None,
     lean_path: str | None = None,
+    warm: bool = True,
 ) -> list[Verdict]:
     """Async twin of :func:`check`."""
     allowlist = _validate(items, timeout_s, max_workers, axiom_allowlist)
     parsed = [parse_item(raw, index) for index, raw in enumerate(items)]
     wanted = {p.backend for p in parsed if isinstance(p, ProofItem)}
     toolchains = await _toolchains(wanted, {"coq": coqc_path, "lean4": lean_path})
+    coq = toolchains.get("coq")
+    pool = new_pool(coq) if warm and coq is not None and coq.available else None
     checkers = {
         name: _CHECKERS[name](toolchain, allowlist)
         for name, toolchain in toolchains.items()
         if toolchain.available
     }
+    if pool is not None and coq is not None:
+        checkers["coq"] = CoqChecker(coq, allowlist, pool)
     gate = asyncio.Semaphore(max_workers or os.cpu_count() or 1)
 
     async def one(item: ProofItem | Verdict) -> Verdict:
@@ -110,7 +120,11 @@ async def acheck(
                 text = f"scillm could not check this item: {type(exc).__name__}: {exc}"
                 return Verdict(item.id, item.backend, "error", (Message("error", None, text),))
 
-    return list(await asyncio.gather(*(one(p) for p in parsed)))
+    try:
+        return list(await asyncio.gather(*(one(p) for p in parsed)))
+    finally:
+        if pool is not None:
+            await pool.aclose()
 
 
 def available_backends(

@@ -1,0 +1,275 @@
+"""A warm ``coqtop`` that runs scillm's audit files as a fresh ``coqc`` would.
+
+The fresh audit (:mod:`scillm.certainly.coq`) is a coqc run of a file scillm writes itself
+(``Require Top.``, ``Print Assumptions``, ``Print``, ``Locate``), in a new process that first
+loads the libraries the item's compiled ``Top.vo`` needs. Most of its time is that loading.
+:class:`CoqTop` keeps one sandboxed ``coqtop -emacs`` per set of libraries: started once with
+``Require <libraries>.`` (loaded, not imported: what ``Require Top.`` does to them), it records
+that state and, before every run, goes back to it with ``BackTo``. ``BackTo`` restores Coq's
+whole state (every option, declaration, notation, hint, loaded library and open proof), so
+nothing the previous item's ``Top.vo`` carried survives into the next; ``Require Top.`` then
+reads the new ``Top.vo`` from disk, opaque proofs included.
+
+The untrusted input never reaches this process as text: it is compiled by a fresh coqc first
+and arrives only as ``Top.vo``. Sentences are sent one at a time; the first error stops the
+run and is reported as coqc would (``File "./src/Audit.v", line N``). Anything unexpected —
+an ``Anomaly``, a state that ``BackTo`` did not reach, the process ending — makes :meth:`run`
+return None: the caller drops the process and runs that file with a fresh coqc instead.
+A run past its deadline kills the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from scillm.certainly.process import OUTPUT_LIMIT, Ran, Toolchain
+from scillm.sandbox.bwrap import WORKDIR, pick_uid, sandbox_argv
+from scillm.sandbox.languages import Toolchain as SandboxToolchain
+from scillm.sandbox.languages import this_python
+from scillm.sandbox.limits import Limits
+from scillm.sandbox.seccomp import filter_fd
+from scillm.sandbox.stage import Plan, plan_isolation
+from scillm.sandbox.waiter import spec_fd, waiter_argv
+from scillm.sandbox.workdir import workdir
+
+__all__ = ["CoqTop", "sentences"]
+
+SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
+# A long-lived process: its CPU limit covers every run it makes before it is recycled.
+CPU_BUDGET_S = 3600.0
+_PROMPT = re.compile(rb"<prompt>\S+ < (\d+) \|[^<]*</prompt>")
+_PROMPT_END = b"</prompt>"
+_ERROR = re.compile(r"^Error:[ \t]*\n?", re.MULTILINE)
+
+
+class CoqTop:
+    """One sandboxed ``coqtop`` with ``libraries`` loaded; :meth:`run` runs one audit file."""
+
+    def __init__(self, libraries: tuple[str, ...]) -> None:
+        self.libraries = libraries
+        self.runs = 0
+        self.path = Path()
+        self._proc: asyncio.subprocess.Process | None = None
+        self._stack = contextlib.ExitStack()
+        self._uid: int | None = None
+        self._marker = 0
+        self._drain: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def start(
+        cls,
+        toolchain: Toolchain,
+        libraries: tuple[str, ...],
+        flags: Sequence[str],
+        memory_mb: int,
+        timeout_s: float,
+    ) -> CoqTop | None:
+        """Start coqtop and load ``libraries``; None if that fails (the caller runs coqc)."""
+        top = cls(libraries)
+        try:
+            await top._spawn(toolchain, flags, memory_mb)
+            deadline = time.monotonic() + timeout_s
+            banner = await top._until_prompt(deadline)
+            if banner is None:
+                raise _Broken
+            marker = _state(banner)
+            if libraries:
+                loaded = await top._send(f"Require {' '.join(libraries)}.", deadline)
+                if loaded is None or _problem(loaded):
+                    raise _Broken
+                marker = _state(loaded)
+            if marker is None:
+                raise _Broken
+            top._marker = marker
+            return top
+        except (_Broken, OSError, TimeoutError):
+            await top.close()
+            return None
+
+    async def run(self, file: str, text: str, compiled: bytes, deadline: float) -> Ran | None:
+        """Run ``text`` (the file ``src/<file>``) against the item's ``compiled`` ``Top.vo``.
+
+        The same answer as ``coqc src/<file>`` on the errors scillm reads: exit status and
+        the first error, located at its line. None: this process can no longer be trusted
+        (closed; run the file fresh). Past ``deadline`` the process is killed: timed out.
+        """
+        self.runs += 1
+        try:
+            self._clean()
+            self._install(compiled)
+            back = await self._send(f"BackTo {self._marker}.", deadline)
+            if back is None or _problem(back) or _state(back) != self._marker:
+                raise _Broken
+            for number, line in enumerate(text.splitlines(), 1):
+                for sentence in sentences(line):
+                    if not sentence.endswith("."):
+                        raise _Broken  # coqtop would wait for the rest of it
+                    answer = await self._send(sentence, deadline)
+                    if answer is None or "Anomaly" in answer.decode(errors="replace"):
+                        raise _Broken
+                    error = _problem(answer)
+                    if error is not None:
+                        located = f'File "./src/{file}", line {number}, characters 0-1:\n'
+                        return Ran(1, "", f"{located}Error: {error}\n", False)
+            return Ran(0, "", "", False)
+        except TimeoutError:
+            await self.close()
+            return Ran(None, "", "", True)
+        except (_Broken, OSError):
+            await self.close()
+            return None
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.returncode is None
+
+    async def close(self) -> None:
+        """Kill the process (its whole sandbox) and delete its work dir."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
+        if self._drain is not None:
+            self._drain.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._drain
+            self._drain = None
+        self._stack.close()
+
+    async def _spawn(self, toolchain: Toolchain, flags: Sequence[str], memory_mb: int) -> None:
+        assert toolchain.path is not None
+        isolated = await asyncio.to_thread(plan_isolation, True)
+        assert isinstance(isolated, Plan)  # accepting rlimits-only, there is always a plan
+        self._uid = pick_uid() if isolated.bwrap else None
+        self.path = Path(self._stack.enter_context(workdir({"src/.keep": b""}, owner=self._uid)))
+        tool = SandboxToolchain(toolchain.path, toolchain.binds)
+        python = this_python()
+        home = WORKDIR if isolated.bwrap else str(self.path)
+        env = {"PATH": SANDBOX_PATH, "HOME": home, "LANG": "C.UTF-8", **dict(toolchain.env)}
+        limits = Limits(CPU_BUDGET_S, CPU_BUDGET_S, memory_mb, OUTPUT_LIMIT)
+        program = [tool.executable, *flags]
+        spec = spec_fd(program, env, limits.rlimits(), self._uid)
+        report_read, report_write = os.pipe()
+        passed = [spec, report_write]
+        self._stack.callback(os.close, report_read)
+        command = waiter_argv(python.executable, spec, report_write)
+        if isolated.bwrap is not None:
+            status_read, status_write = os.pipe()
+            self._stack.callback(os.close, status_read)
+            seccomp = filter_fd()
+            passed += [status_write, seccomp]
+            command = sandbox_argv(
+                isolated.bwrap,
+                command,
+                workdir=str(self.path),
+                read_only=(*tool.prefixes, *python.prefixes),
+                status_fd=status_write,
+                seccomp_fd=seccomp,
+                as_root=self._uid is not None,
+            )
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                *command,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                pass_fds=passed,
+                start_new_session=True,
+                env={},
+                cwd=None if isolated.bwrap else str(self.path),
+                limit=OUTPUT_LIMIT,
+            )
+        finally:
+            for fd in passed:
+                os.close(fd)
+        assert self._proc.stdout is not None
+        self._drain = asyncio.create_task(_discard(self._proc.stdout))
+
+    def _install(self, compiled: bytes) -> None:
+        """Put the item's ``Top.vo`` where ``Require Top.`` finds it (never through a link)."""
+        target = self.path / "src" / "Top.vo"
+        staging = self.path / "src" / ".Top.vo.new"
+        staging.unlink(missing_ok=True)
+        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(compiled)
+        if self._uid is not None:
+            os.chown(staging, self._uid, self._uid)
+        os.replace(staging, target)
+
+    def _clean(self) -> None:
+        """Remove what earlier runs wrote (their ``Redirect`` outputs)."""
+        for entry in self.path.iterdir():
+            if entry.name != "src" and (entry.is_file() or entry.is_symlink()):
+                entry.unlink()
+
+    async def _send(self, sentence: str, deadline: float) -> bytes | None:
+        proc = self._proc
+        if proc is None or proc.stdin is None:
+            return None
+        proc.stdin.write(sentence.encode() + b"\n")
+        await proc.stdin.drain()
+        return await self._until_prompt(deadline)
+
+    async def _until_prompt(self, deadline: float) -> bytes | None:
+        """coqtop's stderr up to its next prompt (errors come before it); None at EOF."""
+        proc = self._proc
+        if proc is None or proc.stderr is None:
+            return None
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        try:
+            return await asyncio.wait_for(proc.stderr.readuntil(_PROMPT_END), remaining)
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            return None
+
+
+class _Broken(Exception):
+    """The process answered in a way a fresh coqc run would not have."""
+
+
+async def _discard(stream: asyncio.StreamReader) -> None:
+    """Read and drop coqtop's stdout: scillm reads only what ``Redirect`` wrote."""
+    while await stream.read(1 << 16):
+        pass
+
+
+def _state(answer: bytes) -> int | None:
+    found = _PROMPT.findall(answer)
+    return int(found[-1]) if found else None
+
+
+def _problem(answer: bytes) -> str | None:
+    """The error text coqtop printed before its prompt, as coqc would print it."""
+    text = answer.decode("utf-8", "replace")
+    text = text[: text.rfind("<prompt>")] if "<prompt>" in text else text
+    found = _ERROR.search(text)
+    return None if found is None else text[found.end() :].strip()
+
+
+def sentences(line: str) -> list[str]:
+    """Split one line of scillm's own commands at sentence ends (a period then a space or
+    the end of the line), never inside a ``"string"``."""
+    found, start, quoted = [], 0, False
+    for index, char in enumerate(line):
+        if char == '"':
+            quoted = not quoted
+        elif (
+            char == "."
+            and not quoted
+            and (index + 1 == len(line) or line[index + 1].isspace())
+        ):
+            found.append(line[start : index + 1].strip())
+            start = index + 1
+    rest = line[start:].strip()
+    return [s for s in (*found, rest) if s]
