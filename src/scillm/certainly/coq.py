@@ -82,13 +82,16 @@ async def find_coqc(configured: str | None = None) -> Toolchain:
     return replace(found, binds=kept, env=tuple(env.items()))
 
 
-def new_pool(toolchain: Toolchain) -> CoqTopPool | None:
-    """A warm pool for ``toolchain``'s coqtop (next to its coqc), None if there is none."""
+def new_pool(toolchain: Toolchain, workers: int) -> CoqTopPool | None:
+    """A warm pool for ``toolchain``'s coqtop (next to its coqc) serving ``workers`` at once,
+    None if there is no coqtop. Idle processes: two per worker (a few import sets in turn)."""
     assert toolchain.path is not None
     coqtop = os.path.join(os.path.dirname(toolchain.path), "coqtop")
     if not os.access(coqtop, os.X_OK):
         return None
-    return CoqTopPool(replace(toolchain, path=coqtop), COQTOP_FLAGS, MEMORY_MB)
+    return CoqTopPool(
+        replace(toolchain, path=coqtop), COQTOP_FLAGS, MEMORY_MB, max_idle=2 * workers
+    )
 
 
 class CoqChecker:

@@ -44,7 +44,7 @@ __all__ = ["CoqTop", "sentences"]
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 # A long-lived process: its CPU limit covers every run it makes before it is recycled.
 CPU_BUDGET_S = 3600.0
-_PROMPT = re.compile(rb"<prompt>\S+ < (\d+) \|[^<]*</prompt>")
+_PROMPT = re.compile(rb"<prompt>\S+ < (\d+) \|\|.*?</prompt>")
 _PROMPT_END = b"</prompt>"
 _ERROR = re.compile(r"^Error:[ \t]*\n?", re.MULTILINE)
 
@@ -76,15 +76,18 @@ class CoqTop:
         try:
             await top._spawn(toolchain, flags, memory_mb)
             deadline = time.monotonic() + timeout_s
-            banner = await top._until_prompt(deadline)
-            if banner is None:
+            if await top._until_prompt(deadline) is None:  # the first prompt
                 raise _Broken
-            marker = _state(banner)
+            # Quiet, as coqc is: no "Fetching opaque proofs" notes in the Redirect outputs.
+            setup = ["Set Silent."]
             if libraries:
-                loaded = await top._send(f"Require {' '.join(libraries)}.", deadline)
-                if loaded is None or _problem(loaded):
+                setup.append(f"Require {' '.join(libraries)}.")
+            marker = None
+            for sentence in setup:
+                answer = await top._send(sentence, deadline)
+                if answer is None or _problem(answer):
                     raise _Broken
-                marker = _state(loaded)
+                marker = _state(answer)
             if marker is None:
                 raise _Broken
             top._marker = marker

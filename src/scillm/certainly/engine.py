@@ -95,8 +95,9 @@ async def acheck(
     parsed = [parse_item(raw, index) for index, raw in enumerate(items)]
     wanted = {p.backend for p in parsed if isinstance(p, ProofItem)}
     toolchains = await _toolchains(wanted, {"coq": coqc_path, "lean4": lean_path})
+    workers = max_workers or os.cpu_count() or 1
     coq = toolchains.get("coq")
-    pool = new_pool(coq) if warm and coq is not None and coq.available else None
+    pool = new_pool(coq, workers) if warm and coq is not None and coq.available else None
     checkers = {
         name: _CHECKERS[name](toolchain, allowlist)
         for name, toolchain in toolchains.items()
@@ -104,7 +105,7 @@ async def acheck(
     }
     if pool is not None and coq is not None:
         checkers["coq"] = CoqChecker(coq, allowlist, pool)
-    gate = asyncio.Semaphore(max_workers or os.cpu_count() or 1)
+    gate = asyncio.Semaphore(workers)
 
     async def one(item: ProofItem | Verdict) -> Verdict:
         if isinstance(item, Verdict):
