@@ -38,7 +38,7 @@ from scillm.certainly.coqtop import CoqTop
 from scillm.certainly.isolation import WorkDir, read_private, work_dir
 from scillm.certainly.items import ProofItem
 from scillm.certainly.known_bugs import bugs_for
-from scillm.certainly.pool import CoqTopPool
+from scillm.certainly.pool import RECYCLE_AFTER, CoqTopPool
 from scillm.certainly.process import (
     OUTPUT_LIMIT,
     Ran,
@@ -82,7 +82,9 @@ async def find_coqc(configured: str | None = None) -> Toolchain:
     return replace(found, binds=kept, env=tuple(env.items()))
 
 
-def new_pool(toolchain: Toolchain, workers: int) -> CoqTopPool | None:
+def new_pool(
+    toolchain: Toolchain, workers: int, *, recycle_after: int = RECYCLE_AFTER
+) -> CoqTopPool | None:
     """A warm pool for ``toolchain``'s coqtop (next to its coqc) serving ``workers`` at once,
     None if there is no coqtop. Idle processes: two per worker (a few import sets in turn)."""
     assert toolchain.path is not None
@@ -90,7 +92,11 @@ def new_pool(toolchain: Toolchain, workers: int) -> CoqTopPool | None:
     if not os.access(coqtop, os.X_OK):
         return None
     return CoqTopPool(
-        replace(toolchain, path=coqtop), COQTOP_FLAGS, MEMORY_MB, max_idle=2 * workers
+        replace(toolchain, path=coqtop),
+        COQTOP_FLAGS,
+        MEMORY_MB,
+        recycle_after=recycle_after,
+        max_idle=2 * workers,
     )
 
 

@@ -130,6 +130,12 @@ class CoqTop:
             return None
 
     @property
+    def pid(self) -> int:
+        """The process id of the sandbox (its process group holds coqtop)."""
+        assert self._proc is not None
+        return self._proc.pid
+
+    @property
     def alive(self) -> bool:
         return self._proc is not None and self._proc.returncode is None
 

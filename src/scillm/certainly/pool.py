@@ -55,7 +55,10 @@ class CoqTopPool:
         if not all(name.startswith(WARM_PREFIXES) for name in wanted):
             yield None
             return
-        top = next((t for t in self._idle if t.libraries == wanted and t.alive), None)
+        for dead in [t for t in self._idle if not t.alive]:
+            self._idle.remove(dead)
+            await dead.close()
+        top = next((t for t in self._idle if t.libraries == wanted), None)
         if top is not None:
             self._idle.remove(top)
         else:
@@ -75,6 +78,11 @@ class CoqTopPool:
             raise
         if top is not None:
             await self._give_back(top)
+
+    @property
+    def idle(self) -> tuple[CoqTop, ...]:
+        """The processes waiting for an item, oldest first."""
+        return tuple(self._idle)
 
     async def _give_back(self, top: CoqTop) -> None:
         if not top.alive or top.runs >= self._recycle_after:
