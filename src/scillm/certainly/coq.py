@@ -12,7 +12,10 @@ by scillm's structural rule (:mod:`scillm.certainly.coq_recursion`); the audit r
 checked declarations, and each further round prints the item's names those terms mention.
 
 Every coqc run is sandboxed (:mod:`scillm.certainly.isolation`), after the source passed the
-command screen (:mod:`scillm.certainly.screen`), and without the native compiler.
+command screen (:mod:`scillm.certainly.screen`), and without the native compiler. With a warm
+pool (:mod:`scillm.certainly.pool`) the audit and recursion files run in a warm sandboxed
+``coqtop`` rolled back to a marker state before each (:mod:`scillm.certainly.coqtop`), or on a
+fresh coqc where that is not possible; the compile is always a fresh coqc.
 """
 
 from __future__ import annotations
