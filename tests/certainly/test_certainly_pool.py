@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -155,6 +157,23 @@ def test_a_process_that_dies_gives_the_fresh_verdict_and_is_dropped() -> None:
             assert not top.alive and top not in pool.idle
             ran = await top.run("Audit.v", "Check I.\n", b"", time.monotonic() + 10)
             assert ran is None
+        finally:
+            await pool.aclose()
+
+    asyncio.run(run())
+
+
+def test_a_planted_link_in_the_process_dir_is_never_followed(tmp_path: Path) -> None:
+    async def run() -> None:
+        checker, pool = await _checker()
+        try:
+            clean = await checker.check(_item("clean", CLEAN), 30)
+            [top] = pool.idle
+            shutil.rmtree(top.path / "src")
+            (top.path / "src").symlink_to(tmp_path)
+            again = await checker.check(_item("clean", CLEAN), 30)
+            assert _essence(again) == _essence(clean)  # audited fresh instead
+            assert list(tmp_path.iterdir()) == [] and not top.alive
         finally:
             await pool.aclose()
 

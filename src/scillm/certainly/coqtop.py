@@ -204,16 +204,22 @@ class CoqTop:
         self._drain = asyncio.create_task(_discard(self._proc.stdout))
 
     def _install(self, compiled: bytes) -> None:
-        """Put the item's ``Top.vo`` where ``Require Top.`` finds it (never through a link)."""
-        target = self.path / "src" / "Top.vo"
-        staging = self.path / "src" / ".Top.vo.new"
-        staging.unlink(missing_ok=True)
-        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(compiled)
-        if self._uid is not None:
-            os.chown(staging, self._uid, self._uid)
-        os.replace(staging, target)
+        """Put the item's ``Top.vo`` where ``Require Top.`` finds it, never through a link the
+        process may have planted (``src`` itself included)."""
+        flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+        src = os.open(self.path / "src", flags)
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(".Top.vo.new", dir_fd=src)
+            create = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            fd = os.open(".Top.vo.new", create, 0o644, dir_fd=src)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(compiled)
+                if self._uid is not None:
+                    os.fchown(handle.fileno(), self._uid, self._uid)
+            os.replace(".Top.vo.new", "Top.vo", src_dir_fd=src, dst_dir_fd=src)
+        finally:
+            os.close(src)
 
     def _clean(self) -> None:
         """Remove what earlier runs wrote (their ``Redirect`` outputs)."""
