@@ -207,6 +207,11 @@ def test_libraries_outside_the_warm_list_are_audited_fresh() -> None:
     asyncio.run(run())
 
 
+def test_warm_must_be_a_bool() -> None:
+    with pytest.raises(ValueError, match="warm must be True or False"):
+        check([], warm="no")  # type: ignore[arg-type]
+
+
 def test_sentences_split_at_periods_outside_strings() -> None:
     line = 'Redirect "a. b" Check Top.x. Print Top.M.y.  Locate "_ . _".'
     assert sentences(line) == ['Redirect "a. b" Check Top.x.', "Print Top.M.y.", 'Locate "_ . _".']

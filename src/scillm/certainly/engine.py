@@ -92,6 +92,8 @@ async def acheck(
 ) -> list[Verdict]:
     """Async twin of :func:`check`."""
     allowlist = _validate(items, timeout_s, max_workers, axiom_allowlist)
+    if not isinstance(warm, bool):
+        raise ValueError(f"warm must be True or False, not {warm!r}")
     parsed = [parse_item(raw, index) for index, raw in enumerate(items)]
     wanted = {p.backend for p in parsed if isinstance(p, ProofItem)}
     toolchains = await _toolchains(wanted, {"coq": coqc_path, "lean4": lean_path})
