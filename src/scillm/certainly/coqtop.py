@@ -95,6 +95,9 @@ class CoqTop:
         except (_Broken, OSError, TimeoutError):
             await top.close()
             return None
+        except BaseException:  # cancelled while starting: leave no process behind
+            await top.close()
+            raise
 
     async def run(self, file: str, text: str, compiled: bytes, deadline: float) -> Ran | None:
         """Run ``text`` (the file ``src/<file>``) against the item's ``compiled`` ``Top.vo``.
