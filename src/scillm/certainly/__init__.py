@@ -12,7 +12,10 @@ abandoned proof, a theorem that does not state the given statement, a redefined 
 a notation with a word or numeral, a coercion, recursion outside scillm's structural rule
 (``unsafe_recursion``) or a command that reaches outside the proof gives ``failed``. Provers run
 in scillm's sandbox. The HTTP bridge is ``scillm.certainly.server.create_app`` (``scillm serve
-certainly``); the ``certainly`` provider reaches it, or runs the same code in-process.
+certainly``); the ``certainly`` provider reaches it, or runs the same code in-process. Every
+item compiles in a fresh ``coqc``; the audit of the compiled ``.vo`` runs in a warm ``coqtop``
+rolled back to a marker per item (:mod:`scillm.certainly.pool`; ``check(..., warm=False)`` for
+the fresh path, whose verdicts are the same).
 
 Threat model. The input (code, statement, proof, imports) is untrusted: it may come from a
 model optimising for "proved" and may exploit anything it can reach. Trusted: the prover binary
