@@ -5,19 +5,26 @@
 
 A reply that fails validation (empty, invalid JSON, schema-invalid) is a failed row too: it keeps
 its ``response`` and gets ``"ok": false`` with the reason, so ``--retry-failed`` retries it.
+Each row that reached the Router also gets its run record (:mod:`scillm.runrecord`) under
+``"record"``; its cost counts into the run's :class:`~scillm.cost.CostMeter`, and once the meter's
+``--max-cost`` is spent no new call starts: the calls in flight finish and are written, then
+:class:`~scillm.cost.BudgetReached` stops the run (rerunning resumes it).
 ``--rpm`` takes one token per row; ``--tpm`` reserves the row's estimated tokens (prompt
 characters / 4 + ``max_tokens``) and settles with the reply's ``usage`` afterwards.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from scillm.batch.buckets import AsyncTokenBucket
 from scillm.batch.jobs import Job, error_row
 from scillm.batch.summary import BatchSummary
+from scillm.cost import BudgetReached, CostMeter
 from scillm.errors import RateLimitError
 from scillm.router import Router
+from scillm.runrecord import build_record
 
 __all__ = ["RowCaller", "estimate_tokens"]
 
@@ -53,43 +60,84 @@ class RowCaller:
         summary: BatchSummary,
         rpm: AsyncTokenBucket | None = None,
         tpm: AsyncTokenBucket | None = None,
+        meter: CostMeter | None = None,
     ) -> None:
         self.router, self.defaults, self.summary = router, defaults, summary
         self.rpm, self.tpm = rpm, tpm
+        self.meter = meter or CostMeter()
+        self._in_flight = 0
+        self._idle = asyncio.Event()
 
     async def __call__(self, job: Job) -> tuple[dict[str, Any], bool]:
         request = {**self.defaults, **job.item}
         if request.get("model") is None:
             message = "the row names no model: pass --model, or give the row a 'model'"
             return error_row("id", job.id, "BadInput", message), False
+        if self.meter.stop_reason is not None:
+            if self._in_flight:
+                await self._idle.wait()  # the calls in flight finish and are written first
+            raise BudgetReached(self.meter.stop_reason)
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            return await self._call(job, request)
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._idle.set()
+
+    async def _call(self, job: Job, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         reserved = 0
+        limited = [0]
         try:
             if self.rpm is not None:
                 await self.rpm.acquire()
             if self.tpm is not None:
                 reserved = estimate_tokens(request)
                 await self.tpm.acquire(max(reserved, 1))
-            reply = await self.router.acompletion(**request, on_attempt=self._on_attempt)
+            reply = await self.router.acompletion(
+                **request, on_attempt=lambda event: self._on_attempt(event, limited)
+            )
         except Exception as exc:
             if self.tpm is not None and reserved:
                 self.tpm.adjust(reserved)  # nothing (known) was spent
-            return self._failure(job, exc), False
-        return self._reply(job, dict(reply), reserved)
+            return self._failure(job, exc, request, limited[0]), False
+        return self._reply(job, dict(reply), reserved, request, limited[0])
 
-    def _on_attempt(self, event: dict[str, Any]) -> None:
+    def _on_attempt(self, event: dict[str, Any], limited: list[int]) -> None:
         if event.get("status_code") == 429:
             self.summary.rate_limited += 1
+            limited[0] += 1
 
-    def _failure(self, job: Job, exc: Exception) -> dict[str, Any]:
+    def _record(self, row: dict[str, Any], request: dict[str, Any], **fields: Any) -> None:
+        model = request.get("model")
+        name = model if isinstance(model, str) else None
+        record = build_record(source="batch", model=name, **fields)
+        self.meter.add(record["cost_usd"], record["model"])
+        row["record"] = record
+
+    def _failure(
+        self, job: Job, exc: Exception, request: dict[str, Any], limited: int
+    ) -> dict[str, Any]:
         if isinstance(exc, RateLimitError):
             self.summary.rate_limited += 1
+            limited += 1
         row = error_row("id", job.id, type(exc).__name__, str(exc))
         meta = getattr(exc, "scillm_router", None)
         if meta is not None:
             row["scillm_router"] = meta
+        kind = type(exc).__name__
+        self._record(row, request, meta=meta, error_type=kind, rate_limited=limited)
         return row
 
-    def _reply(self, job: Job, reply: dict[str, Any], reserved: int) -> tuple[dict[str, Any], bool]:
+    def _reply(
+        self,
+        job: Job,
+        reply: dict[str, Any],
+        reserved: int,
+        request: dict[str, Any],
+        limited: int,
+    ) -> tuple[dict[str, Any], bool]:
         meta = reply.pop("scillm_router", None) or {}
         usage = reply.get("usage") or {}
         spent = usage.get("total_tokens") if isinstance(usage, dict) else None
@@ -102,4 +150,5 @@ class RowCaller:
         if not ok:
             row["ok"] = False
             row["error"] = {"type": str(meta.get("error_type")), "message": _reason(meta)}
+        self._record(row, request, meta=meta, usage=usage, rate_limited=limited)
         return row, ok

@@ -8,7 +8,8 @@
      "status": 429, …}
 
 As in a batch output file, a failure has ``"ok": false`` and ``error``; the Router's meta is
-under ``scillm_router`` and the tokens under ``response.usage``, so one report reads both.
+under ``scillm_router``, the tokens under ``response.usage``, and the run record
+(:mod:`scillm.runrecord`) under ``record``, so ``scillm report`` reads both.
 Keys are never written, only their alias. Lines are appended with one ``write`` each
 (``O_APPEND``: concurrent writers never interleave a line).
 """
@@ -22,6 +23,8 @@ from typing import Any
 
 import orjson
 
+from scillm.runrecord import record_of
+
 __all__ = ["UsageLog", "spent_by_alias"]
 
 
@@ -32,8 +35,12 @@ class UsageLog:
         self.path = Path(path)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
-    def write(self, record: dict[str, Any]) -> None:
-        os.write(self._fd, orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+    def write(self, line: dict[str, Any]) -> None:
+        """Append one request's line, with its run record under ``record``."""
+        record = record_of(line)
+        if record is not None:
+            line = {**line, "record": record}
+        os.write(self._fd, orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
 
     def close(self) -> None:
         if self._fd >= 0:
