@@ -137,6 +137,7 @@ FEATURE_COMMANDS: tuple[str, ...] = (
     "scillm.ops.cli",
     "scillm.scenarios.cli",
     "scillm.proxy.cli",
+    "scillm.report.cli",
 )
 
 
