@@ -7,6 +7,9 @@ Rerunning the same command resumes: rows already in the output are skipped. The 
 2 for bad options or input (found before any call) and 130 when interrupted (Ctrl-C or
 SIGTERM: rows in flight are dropped, finished ones written). ``--json`` prints the final
 summary (the ``.summary.json`` file's object) as one line on stdout instead of the table.
+``--max-cost`` stops the run once its calls cost that many dollars (the calls in flight finish;
+exit 1; rerunning resumes); ``--report`` writes OUTPUT's HTML report (``scillm report``) at
+the end.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from rich.table import Table
 from scillm.batch.command import BatchOptions, InputError, Plan, execute, prepare
 from scillm.batch.display import format_duration, live_progress
 from scillm.batch.summary import BatchSummary
+from scillm.cost import BudgetReached
+from scillm.errors import ScillmError
 
 __all__ = ["batch", "register"]
 
@@ -96,6 +101,13 @@ def batch(
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the summary as one JSON object on stdout.")
     ] = False,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(help="Stop once this run's calls cost this many US dollars (resumable)."),
+    ] = None,
+    report: Annotated[
+        bool, typer.Option(help="Write OUTPUT's HTML report (scillm report) at the end.")
+    ] = False,
 ) -> None:
     """Run every row of INPUT.jsonl through a model into OUTPUT, resumably."""
     err = Console(stderr=True)
@@ -115,6 +127,7 @@ def batch(
         api_base,
         api_key,
         timeout,
+        max_cost=max_cost,
     )
     try:
         plan = prepare(options)
@@ -126,12 +139,40 @@ def batch(
         cut = plan.checkpoint.repaired_bytes
         err.print(f"repaired {output}: cut a torn last line ({cut} bytes)", highlight=False)
     written = _run(plan, summary, progress, err)
+    cost = plan.meter.describe()
     if json_output:
         line = {**summary.as_dict(), "summary_path": plan.checkpoint.summary_path}
+        line["cost_usd"] = round(plan.meter.usd, 6) if plan.meter.priced else None
         sys.stdout.write(orjson.dumps(line).decode() + "\n")
     else:
-        _print_summary(summary, plan.checkpoint.summary_path)
+        _print_summary(summary, plan.checkpoint.summary_path, cost)
+    if report:
+        _write_report(options, err)
+    if plan.meter.stop_reason is not None:
+        err.print(
+            f"[yellow]stopped[/]: {escape(plan.meter.stop_reason)}; rerun to go on "
+            "(with a higher --max-cost, or without it)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_FAILED_ROWS)
     raise typer.Exit(_exit_code(summary, allow_failures, err) if written else EXIT_FAILED_ROWS)
+
+
+def _write_report(options: BatchOptions, err: Console) -> None:
+    """OUTPUT.report.html, with the run's options (never the API key) as its configuration."""
+    from scillm.report.cli import default_output
+    from scillm.report.data import load_run
+    from scillm.report.html import write_html
+
+    shown = ("model", "router_config", "concurrency", "rpm", "tpm", "timeout", "max_cost")
+    config = {f"option.{name}": getattr(options, name) for name in shown}
+    try:
+        path = write_html(load_run(options.output, config), default_output(options.output))
+    except (OSError, ScillmError) as exc:
+        err.print(f"[yellow]warning:[/] no report: {escape(str(exc))}", highlight=False)
+        return
+    err.print(f"report: {escape(str(path))}", highlight=False)
 
 
 def _run(plan: Plan, summary: BatchSummary, progress: bool, err: Console) -> bool:
@@ -141,6 +182,8 @@ def _run(plan: Plan, summary: BatchSummary, progress: bool, err: Console) -> boo
             asyncio.run(execute(plan, summary))
     except (KeyboardInterrupt, asyncio.CancelledError):
         summary.interrupted = True
+    except BudgetReached:
+        pass  # the meter says why; the rows finished are written
     except OSError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}; the rows written so far are kept")
         return False
@@ -166,7 +209,7 @@ def _exit_code(summary: BatchSummary, allow_failures: bool, err: Console) -> int
     return 0
 
 
-def _print_summary(summary: BatchSummary, summary_path: str) -> None:
+def _print_summary(summary: BatchSummary, summary_path: str, cost: str) -> None:
     table = Table(title="scillm batch", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(justify="right")
@@ -181,6 +224,7 @@ def _print_summary(summary: BatchSummary, summary_path: str) -> None:
         ("bad input rows", f"{summary.bad_input:,}"),
         ("tokens", f"{summary.tokens:,}"),
         ("429s", f"{summary.rate_limited:,}"),
+        ("cost", cost),
         ("elapsed", format_duration(summary.elapsed_s)),
         ("rows/s", f"{summary.rows_per_s:,.1f}"),
         ("output", summary.path),

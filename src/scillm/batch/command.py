@@ -26,6 +26,7 @@ from scillm.batch.engine import drive
 from scillm.batch.rowcall import RowCaller
 from scillm.batch.rows import count_rows, read_jobs, survey
 from scillm.batch.summary import MAX_PROBLEMS, BatchSummary
+from scillm.cost import CostMeter, pricing_available
 from scillm.errors import ScillmError
 from scillm.router import Router
 
@@ -66,6 +67,7 @@ class BatchOptions:
     api_base: str | None = None
     api_key: str | None = None
     timeout: float | None = None
+    max_cost: float | None = None
 
 
 @dataclass(slots=True)
@@ -78,6 +80,7 @@ class Plan:
     defaults: dict[str, Any]
     total: int
     buckets: dict[str, AsyncTokenBucket] = field(default_factory=dict)
+    meter: CostMeter = field(default_factory=CostMeter)
 
     def close(self) -> None:
         self.router.close()
@@ -226,10 +229,22 @@ def _buckets(options: BatchOptions) -> dict[str, AsyncTokenBucket]:
     return buckets
 
 
+def _meter(max_cost: float | None) -> CostMeter:
+    if max_cost is not None:
+        if not max_cost > 0:
+            raise InputError(f"--max-cost must be a positive number of dollars, got {max_cost}")
+        if pricing_available() is None:
+            raise InputError(
+                "--max-cost needs a price list: pip install 'scillm[report]' (genai-prices)"
+            )
+    return CostMeter(max_cost)
+
+
 def prepare(options: BatchOptions) -> Plan:
     """Check the options and the input, build the Router and open the output; no call yet."""
     if options.concurrency < 1:
         raise InputError(f"--concurrency must be at least 1, got {options.concurrency}")
+    meter = _meter(options.max_cost)
     buckets = _buckets(options)
     defaults = _call_defaults(options)
     total = _check_input(options)
@@ -251,7 +266,7 @@ def prepare(options: BatchOptions) -> Plan:
     except InputError:
         router.close()
         raise
-    return Plan(options, router, checkpoint, defaults, total, buckets)
+    return Plan(options, router, checkpoint, defaults, total, buckets, meter)
 
 
 @contextmanager
@@ -270,7 +285,12 @@ async def execute(plan: Plan, summary: BatchSummary) -> None:
     task = asyncio.current_task()
     assert task is not None
     caller = RowCaller(
-        plan.router, plan.defaults, summary, plan.buckets.get("rpm"), plan.buckets.get("tpm")
+        plan.router,
+        plan.defaults,
+        summary,
+        plan.buckets.get("rpm"),
+        plan.buckets.get("tpm"),
+        plan.meter,
     )
     with _sigterm_cancels(task):
         await drive(

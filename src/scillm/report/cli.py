@@ -15,7 +15,6 @@ from typing import Annotated
 import orjson
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 __all__ = ["default_output", "register", "report"]
 
@@ -53,17 +52,14 @@ def report(
     from scillm.report.data import load_run
     from scillm.report.terminal import print_summary
 
-    err = Console(stderr=True)
     if not run_path.is_file():
-        err.print(f"[red]error:[/] cannot read {escape(str(run_path))}: no such file",
-                  highlight=False)
+        typer.echo(f"error: cannot read {run_path}: no such file", err=True)
         raise typer.Exit(EXIT_BAD_INPUT)
     run = load_run(run_path)
     if not run.rows:
-        err.print(
-            f"[red]error:[/] {escape(str(run_path))} holds no rows: give a scillm batch output "
-            "or a proxy usage log",
-            highlight=False,
+        typer.echo(
+            f"error: {run_path} holds no rows: give a scillm batch output or a proxy usage log",
+            err=True,
         )
         raise typer.Exit(EXIT_BAD_INPUT)
     if json_output:
@@ -75,6 +71,6 @@ def report(
     from scillm.report.html import write_html
 
     written = write_html(run, output or default_output(run_path))
-    err.print(f"report: {escape(str(written))}", highlight=False)
+    typer.echo(f"report: {written}", err=True)
     if open_it:
         webbrowser.open(written.resolve().as_uri())
