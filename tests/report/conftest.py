@@ -22,7 +22,7 @@ from report_helpers import (
 from scillm.testing import Fault, MockLLMServer
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def batch_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BatchRun]:
     tmp = tmp_path_factory.mktemp("run")
     rows: list[Any] = []

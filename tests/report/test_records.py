@@ -22,6 +22,7 @@ from report_helpers import (
 )
 
 from scillm.cost import CostMeter, call_cost
+from scillm.report import load_run
 from scillm.runrecord import RECORD_VERSION, build_record, record_of
 from scillm.testing import MockLLMServer
 
@@ -107,6 +108,8 @@ def test_the_proxy_usage_log_carries_the_same_record(tmp_path: Path) -> None:
     assert ok["record"]["deployment"] == "fast#0" and ok["record"]["tokens_in"] > 0
     assert ok["record"]["cost_usd"] > 0 and ok["record"]["cost_source"] == "genai-prices"
     assert bad["record"]["status"] != "ok" and bad["record"]["http_status"] == 400
+    summary = load_run(log).summary()
+    assert (summary["calls"], summary["failed_rows"], summary["cost_usd"] > 0) == (2, 1, True)
 
 
 def test_unknown_prices_are_never_zero() -> None:

@@ -16,7 +16,7 @@ import orjson
 
 from scillm.runrecord import read_rows, record_of
 
-__all__ = ["ModelTotals", "Run", "TimeBins", "load_run", "percentile"]
+__all__ = ["ModelTotals", "Run", "TimeBins", "load_run", "money", "percentile"]
 
 EXAMPLES_PER_ERROR = 3
 """How many example rows the error table shows per error type."""
@@ -165,6 +165,11 @@ def _float(value: Any) -> float | None:
 
 def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def money(usd: float) -> str:
+    """Dollars with the digits a small cost needs: $12.35, $0.0123, $0.000021."""
+    return f"${usd:,.2f}" if usd >= 1 else f"${usd:.4f}" if usd >= 0.01 else f"${usd:.6f}"
 
 
 def percentile(ordered: Sequence[float], q: float) -> float | None:

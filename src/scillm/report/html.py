@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from scillm._extras import require
-from scillm.report.data import Run, TimeBins
+from scillm.report.data import Run, TimeBins, money
 
 __all__ = ["CHARTS", "render_html", "write_html"]
 
@@ -88,7 +88,14 @@ def _figures(run: Run) -> dict[str, Any]:
     )
     labels = [_cost_label(m.cost_usd, m.calls, m.unknown_cost) for m in totals]
     figures["cost"] = go.Figure(
-        go.Bar(x=names, y=[m.cost_usd for m in totals], text=labels, name="cost"),
+        go.Bar(
+            x=names,
+            y=[m.cost_usd for m in totals],
+            text=labels,
+            textposition="outside",
+            cliponaxis=False,
+            name="cost",
+        ),
         _layout("Cost by model (US dollars; calls of unknown price are not counted)",
                 "model", "USD"),
     )
@@ -113,24 +120,27 @@ def _latency(run: Run, go: Any) -> Any:
         go.Bar(x=centres, y=counts, width=width, name="calls", marker_color="#72b7b2"),
         _layout("Latency of a call (retries and waits included)", "milliseconds", "calls"),
     )
-    for name, mark in run.latency_percentiles().items():
-        if mark is not None:
-            figure.add_vline(x=mark, line_dash="dash", annotation_text=f"{name} {mark:,.0f} ms")
+    for step, (name, mark) in enumerate(run.latency_percentiles().items()):
+        if mark is not None:  # labels stacked: close percentiles stay readable
+            figure.add_vline(
+                x=mark,
+                line_dash="dash",
+                annotation={"text": f"{name} {mark:,.0f} ms", "yshift": -16 * step},
+            )
     return figure
 
 
 def _cost_label(usd: float, calls: int, unknown: int) -> str:
     if unknown == calls:
         return "unknown"
-    text = f"${usd:.4f}"
-    return f"{text} + {unknown} unknown" if unknown else text
+    return f"{money(usd)} + {unknown} unknown" if unknown else money(usd)
 
 
 def _tiles(run: Run) -> str:
     summary = run.summary()
     p = summary["latency_ms"]
     cost = summary["cost_usd"]
-    cost_text = "unknown" if cost is None else f"${cost:.4f}"
+    cost_text = "unknown" if cost is None else money(cost)
     if cost is not None and summary["calls_of_unknown_cost"]:
         cost_text += f" (+{summary['calls_of_unknown_cost']:,} unknown)"
     rate = summary["calls_per_s"]

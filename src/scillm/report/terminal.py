@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from scillm.report.data import Run
+from scillm.report.data import Run, money
 
 __all__ = ["print_summary"]
 
@@ -23,7 +23,7 @@ def print_summary(run: Run, console: Console) -> None:
     rate = summary["calls_per_s"]
     cost = summary["cost_usd"]
     unknown = summary["calls_of_unknown_cost"]
-    cost_text = "unknown" if cost is None else f"${cost:.4f}"
+    cost_text = "unknown" if cost is None else money(cost)
     if cost is not None and unknown:
         cost_text += f" + {unknown:,} calls of unknown price"
     p = summary["latency_ms"]
@@ -46,7 +46,7 @@ def print_summary(run: Run, console: Console) -> None:
         for column in ("model", "calls", "failed", "tokens in", "tokens out", "cost"):
             models.add_column(column, justify="left" if column == "model" else "right")
         for name, m in sorted(run.models.items()):
-            price = "unknown" if m.unknown_cost == m.calls else f"${m.cost_usd:.4f}"
+            price = "unknown" if m.unknown_cost == m.calls else money(m.cost_usd)
             if m.unknown_cost and m.unknown_cost < m.calls:
                 price += f" + {m.unknown_cost:,} unknown"
             models.add_row(
