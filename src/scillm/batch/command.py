@@ -26,7 +26,7 @@ from scillm.batch.engine import drive
 from scillm.batch.rowcall import RowCaller
 from scillm.batch.rows import count_rows, read_jobs, survey
 from scillm.batch.summary import MAX_PROBLEMS, BatchSummary
-from scillm.cost import CostMeter, pricing_available
+from scillm.cost import CostMeter, call_cost, pricing_available
 from scillm.errors import ScillmError
 from scillm.router import Router
 
@@ -258,6 +258,7 @@ def prepare(options: BatchOptions) -> Plan:
         model = _default_model(options, router)
         if model is not None:
             defaults["model"] = model
+            call_cost(model, 1, 1)  # loads the price list now, not on the event loop
         summary_path = f"{options.output}.summary.json"
         checkpoint = JsonlCheckpoint(options.output, "id", summary_path=summary_path)
     except OSError as exc:
