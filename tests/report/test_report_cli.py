@@ -78,3 +78,27 @@ def test_bad_input_is_refused_clearly(tmp_path: Path, capsys: pytest.CaptureFixt
         err = capsys.readouterr().err
         assert code == 2, (path, err)
         assert err.startswith("error:") and said in err and err.count("\n") == 1
+
+
+def test_hostile_records_do_not_break_the_report(tmp_path: Path) -> None:
+    from scillm.report import load_run, write_html
+
+    good = {"v": 1, "source": "batch", "ts": 1.8e9, "latency_ms": 10.0, "status": "ok",
+            "model": "m", "tokens_in": 1, "tokens_out": 1, "cost_usd": None}  # fmt: skip
+    weird = [
+        {**good, "latency_ms": -1e12},
+        {**good, "ts": 1e300},
+        {**good, "latency_ms": 1e15},
+        {**good, "ts": "soon", "latency_ms": "fast"},
+        {**good, "tokens_in": -5, "tokens_out": 1.5, "rate_limited": True, "cost_usd": "free"},
+        {**good, "v": 99},
+    ]
+    lines = [json.dumps({"id": i, "record": r}) for i, r in enumerate([good, *weird])]
+    lines += ["[" * 5000 + "]" * 5000, '{"id": "x", "ok": false, "error": "not a mapping"}']
+    path = tmp_path / "weird.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    run = load_run(path)
+    summary = run.summary()
+    assert summary["rows"] == len(weird) + 2 and summary["tokens_in"] >= 0
+    assert summary["cost_usd"] is None  # nothing was priced: unknown, not $0
+    assert write_html(run, tmp_path / "weird.html").stat().st_size > 1000
