@@ -153,7 +153,7 @@ def test_max_cost_stops_cleanly_then_the_run_resumes(tmp_path: Path) -> None:
         assert sum(row["record"]["cost_usd"] for row in first) >= budget
         again = scillm(*args, "--json", env=mock_env(server))
     assert again.returncode == 0, again.stderr
-    assert f'"skipped":{len(first)}' in again.stdout
+    assert f'"skipped":{len(first)}' in again.stdout and '"stopped":null' in again.stdout
     ids = [row["id"] for row in read_jsonl(output)]
     assert sorted(ids) == sorted(row["id"] for row in rows)
 

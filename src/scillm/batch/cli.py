@@ -143,6 +143,7 @@ def batch(
     if json_output:
         line = {**summary.as_dict(), "summary_path": plan.checkpoint.summary_path}
         line["cost_usd"] = round(plan.meter.usd, 6) if plan.meter.priced else None
+        line["stopped"] = plan.meter.stop_reason
         sys.stdout.write(orjson.dumps(line).decode() + "\n")
     else:
         _print_summary(summary, plan.checkpoint.summary_path, cost)
