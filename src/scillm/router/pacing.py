@@ -33,7 +33,14 @@ from typing import Any
 
 from scillm.errors import RateLimitError, TimeoutError
 
-__all__ = ["EndpointPacer", "Ticket", "estimate_tokens", "pacer_for", "parse_duration"]
+__all__ = [
+    "EndpointPacer",
+    "LocalLimiter",
+    "Ticket",
+    "estimate_tokens",
+    "pacer_for",
+    "parse_duration",
+]
 
 DEFAULT_COMPLETION_TOKENS = 256
 HEADROOM = 0.99  # pace at 99 % of a given rpm/tpm
@@ -380,3 +387,41 @@ def pacer_for(
         if pacer is None:
             pacer = _pacers[key] = EndpointPacer()
         return pacer
+
+
+class LocalLimiter:
+    """The in-process pacer behind :class:`scillm.scaleout.limits.Limiter`: one
+    :class:`EndpointPacer` per endpoint name, for callers within one process."""
+
+    def __init__(self, rpm: float | None, tpm: float | None) -> None:
+        self.rpm, self.tpm = rpm, tpm
+        self._pacers: dict[str, EndpointPacer] = {}
+
+    def _pacer(self, endpoint: str) -> EndpointPacer:
+        pacer = self._pacers.get(endpoint)
+        if pacer is None:
+            pacer = self._pacers[endpoint] = EndpointPacer()
+            pacer.configure(self.rpm, self.tpm)
+        return pacer
+
+    async def acquire(self, endpoint: str, cost: int) -> int:
+        pacer = self._pacer(endpoint)
+        ticket = await pacer.acquire(cost if self.tpm else 0)
+        pacer.release(ticket, status=None, retry_after_s=None, headers={}, used_tokens=None)
+        return ticket.tokens
+
+    async def settle(self, endpoint: str, charged: int, spent: int) -> None:
+        pacer = self._pacer(endpoint)
+        if self.tpm and spent != charged:
+            with pacer._lock:
+                now = time.monotonic()
+                shift = (spent - charged) * 60.0 / (self.tpm * HEADROOM)
+                pacer._tok_tat = max(now, pacer._tok_tat + shift)
+
+    async def penalize(self, endpoint: str, retry_after_s: float) -> None:
+        pacer = self._pacer(endpoint)
+        with pacer._lock:
+            pacer.paused_until = max(pacer.paused_until, time.monotonic() + retry_after_s)
+
+    async def aclose(self) -> None:
+        self._pacers.clear()

@@ -1,0 +1,84 @@
+"""One row → one Router call under the run's global :class:`~scillm.scaleout.limits.Limiter`.
+
+Every attempt, retries included, first passes the limiter (so the global schedule counts it), and
+the Router makes exactly one attempt per call. A 429 puts the whole endpoint in a cooldown as
+long as its Retry-After (every worker honours it) and the row tries again; a 5xx or a dropped
+connection is retried after a short backoff. Tokens are charged as prompt estimate +
+``max_tokens`` and settled with the reply's usage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from scillm.batch.jobs import Job, error_row
+from scillm.batch.rowcall import RowCaller, estimate_tokens
+from scillm.batch.summary import BatchSummary
+from scillm.errors import ConnectionError, RateLimitError, ServerError, TimeoutError
+from scillm.router import Router
+from scillm.scaleout.limits import Limiter
+
+__all__ = ["LimitedRowCaller"]
+
+MAX_ATTEMPTS = 8
+DEFAULT_COOLDOWN_S = 1.0
+"""The hold after a 429 that names no Retry-After."""
+BACKOFF_S = 0.5
+
+
+class LimitedRowCaller(RowCaller):
+    """A :class:`RowCaller` whose every attempt is paced by a shared limiter."""
+
+    def __init__(
+        self,
+        router: Router,
+        defaults: dict[str, Any],
+        summary: BatchSummary,
+        limiter: Limiter,
+        endpoint: str,
+    ) -> None:
+        super().__init__(router, defaults, summary)
+        self.limiter, self.endpoint = limiter, endpoint
+        self.calls = 0
+
+    async def __call__(self, job: Job) -> tuple[dict[str, Any], bool]:
+        request = {**self.defaults, **job.item}
+        if request.get("model") is None:
+            message = "the row names no model: pass --model, or give the row a 'model'"
+            return error_row("id", job.id, "BadInput", message), False
+        cost = estimate_tokens(request)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            charged = await self.limiter.acquire(self.endpoint, cost)
+            self.calls += 1
+            try:
+                reply = dict(await self.router.acompletion(**request, num_retries=0))
+            except RateLimitError as exc:
+                await self.limiter.settle(self.endpoint, charged, 0)
+                self.summary.rate_limited += 1
+                wait = exc.retry_after_s if exc.retry_after_s is not None else DEFAULT_COOLDOWN_S
+                await self.limiter.penalize(self.endpoint, wait)
+                if attempt < MAX_ATTEMPTS:
+                    continue
+                return self._failure(job, exc), False
+            except (ServerError, ConnectionError, TimeoutError) as exc:
+                await self.limiter.settle(self.endpoint, charged, 0)
+                if attempt < 3:
+                    await asyncio.sleep(BACKOFF_S * 2**attempt)
+                    continue
+                return self._failure(job, exc), False
+            except Exception as exc:
+                await self.limiter.settle(self.endpoint, charged, 0)
+                return self._failure(job, exc), False
+            usage = reply.get("usage")
+            spent = usage.get("total_tokens") if isinstance(usage, dict) else None
+            await self.limiter.settle(
+                self.endpoint, charged, spent if isinstance(spent, int) else charged
+            )
+            return self._reply(job, reply, 0)
+        raise AssertionError("unreachable")
+
+    def _failure(self, job: Job, exc: Exception) -> dict[str, Any]:
+        if isinstance(exc, RateLimitError):
+            self.summary.rate_limited -= 1  # counted per attempt above
+        return super()._failure(job, exc)

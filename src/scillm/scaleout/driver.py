@@ -1,0 +1,183 @@
+"""The driver: cut the input into shards, hand them to a pool of Ray actors, merge the parts.
+
+    summary = BatchSummary(path="out.jsonl")
+    await run_on_ray(config, RayOptions(address="auto", num_workers=8), summary)
+
+Shards are handed out as actors free up (dynamic dispatch), so a slow shard never idles the
+rest. An actor that dies is restarted by Ray and its shard is handed out again (a new attempt
+resumes from the rows the dead one finished); a shard that fails ``max_shard_attempts`` times
+becomes error rows, never lost rows. Parts left by an earlier (killed) run are merged into the
+output first, so a rerun resumes it. Calls are at-least-once only for rows in flight in a dead
+worker; the merged output is exactly-once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import deque
+from dataclasses import dataclass, replace
+from typing import Any
+
+from scillm.batch.checkpoint import JsonlCheckpoint, encode_row
+from scillm.batch.jobs import error_row
+from scillm.batch.summary import MAX_PROBLEMS, BatchSummary
+from scillm.scaleout.parts import (
+    finished_ids,
+    merge,
+    merge_leftovers,
+    part_path,
+    parts_root,
+    scan_rows,
+)
+from scillm.scaleout.shards import Shard, plan_shards, read_shard
+from scillm.scaleout.worker import COUNTERS, ShardWorker, WorkerConfig
+
+__all__ = ["RayOptions", "run_on_ray"]
+
+PROGRESS_EVERY_S = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class RayOptions:
+    """Where and how wide to run: ``address`` None starts a local Ray; ``"auto"`` joins the
+    cluster of ``ray start``; ``"ray://host:10001"`` connects a client."""
+
+    address: str | None = None
+    num_workers: int = 2
+    shard_rows: int = 256
+    worker_num_cpus: float = 0.25
+    max_shard_attempts: int = 3
+
+    def __post_init__(self) -> None:
+        if self.num_workers < 1:
+            raise ValueError(f"num_workers must be at least 1, got {self.num_workers}")
+        if self.shard_rows < 1:
+            raise ValueError(f"shard_rows must be at least 1, got {self.shard_rows}")
+        if self.max_shard_attempts < 1:
+            raise ValueError(
+                f"max_shard_attempts must be at least 1, got {self.max_shard_attempts}"
+            )
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ImportError("executor='ray' needs Ray: pip install 'scillm[ray]'") from None
+    return ray
+
+
+def _init(ray: Any, address: str | None) -> None:
+    if ray.is_initialized():
+        return
+    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+    if address is None:
+        kwargs["object_store_memory"] = 150 * 1024 * 1024
+    ray.init(address=address, **kwargs)
+
+
+class _Dispatch:
+    """The state of one run: shards to hand out, attempts in flight, counters of finished ones."""
+
+    def __init__(self, shards: list[Shard], summary: BatchSummary, max_attempts: int) -> None:
+        self.queue: deque[tuple[Shard, int]] = deque((shard, 1) for shard in shards)
+        self.summary, self.max_attempts = summary, max_attempts
+        self.done = dict.fromkeys(COUNTERS, 0)
+        self.calls = 0
+        self.retried: list[int] = []
+        self.failed: list[tuple[Shard, str]] = []
+
+    def finished(self, stats: dict[str, Any]) -> None:
+        for name in COUNTERS:
+            self.done[name] += stats[name]
+        self.calls += stats["calls"]
+        room = max(0, MAX_PROBLEMS - len(self.summary.problems))
+        self.summary.problems.extend(stats["problems"][:room])
+
+    def lost(self, shard: Shard, attempt: int, error: BaseException) -> None:
+        if attempt < self.max_attempts:
+            self.retried.append(shard.index)
+            self.queue.append((shard, attempt + 1))
+        else:
+            self.failed.append((shard, f"{type(error).__name__}: {error}"[:500]))
+
+    def show(self, live: list[dict[str, int]]) -> None:
+        for name in COUNTERS:
+            setattr(self.summary, name, self.done[name] + sum(p.get(name, 0) for p in live))
+
+
+def _fail_shard(config: WorkerConfig, shard: Shard, reason: str, done: set[str]) -> int:
+    """Error rows for the rows of a shard no attempt finished; how many."""
+    earlier = finished_ids(config.run_dir, shard.index, retry_failed=False)
+    message = f"the shard kept failing ({reason}); rerun to retry these rows"
+    with JsonlCheckpoint(part_path(config.run_dir, shard.index), "id") as part:
+        lines = []
+        for job in read_shard(config.input, shard):
+            if job.key not in earlier and job.key not in done:
+                lines.append(encode_row(error_row("id", job.id, "ShardFailed", message)))
+        part.write_lines(lines)
+    return len(lines)
+
+
+async def _progress(actors: list[Any]) -> list[dict[str, int]]:
+    refs = [actor.progress.remote() for actor in actors]
+    out = []
+    for ref in refs:
+        try:
+            out.append(await asyncio.wait_for(asyncio.wrap_future(ref.future()), 0.2))
+        except Exception:  # a restarting actor reports nothing this time
+            out.append({})
+    return out
+
+
+async def run_on_ray(config: WorkerConfig, options: RayOptions, summary: BatchSummary) -> None:
+    """Run ``config``'s input on Ray into its output; updates ``summary`` live (see module)."""
+    ray = _ray()
+    await asyncio.to_thread(merge_leftovers, config.output)
+    run_dir = parts_root(config.output) / uuid.uuid4().hex[:12]
+    config = replace(config, run_dir=run_dir)
+    shards, total = await asyncio.to_thread(plan_shards, config.input, options.shard_rows)
+    summary.total = total
+    await asyncio.to_thread(_init, ray, options.address)
+    actor_class = ray.remote(max_restarts=-1, max_task_retries=0)(ShardWorker)
+    width = max(1, min(options.num_workers, len(shards)))
+    actors = [
+        actor_class.options(num_cpus=options.worker_num_cpus).remote(config) for _ in range(width)
+    ]
+    run = _Dispatch(shards, summary, options.max_shard_attempts)
+    try:
+        await _dispatch(run, actors)
+    finally:
+        for actor in actors:
+            ray.kill(actor, no_restart=True)
+    if run.failed:
+        done = {key for key, _, _ in scan_rows(config.output)}
+        for shard, reason in run.failed:
+            _fail_shard(config, shard, reason, done)
+    result = await asyncio.to_thread(merge, config.output, run_dir)
+    run.show([])
+    summary.succeeded, summary.failed = result.succeeded, result.failed
+    summary.duplicates += result.dropped
+
+
+async def _dispatch(run: _Dispatch, actors: list[Any]) -> None:
+    idle = list(actors)
+    pending: dict[asyncio.Future[Any], tuple[Any, Shard, int]] = {}
+    while run.queue or pending:
+        while run.queue and idle:
+            actor = idle.pop()
+            shard, attempt = run.queue.popleft()
+            future = asyncio.wrap_future(actor.run_shard.remote(shard).future())
+            pending[future] = (actor, shard, attempt)
+        ready, _ = await asyncio.wait(
+            set(pending), timeout=PROGRESS_EVERY_S, return_when=asyncio.FIRST_COMPLETED
+        )
+        for future in ready:
+            actor, shard, attempt = pending.pop(future)
+            idle.append(actor)
+            try:
+                run.finished(future.result())
+            except Exception as exc:  # the actor died (Ray restarts it) or the shard raised
+                run.lost(shard, attempt, exc)
+        run.show(await _progress([actor for actor, _, _ in pending.values()]))
