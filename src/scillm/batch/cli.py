@@ -108,6 +108,18 @@ def batch(
     report: Annotated[
         bool, typer.Option(help="Write OUTPUT's HTML report (scillm report) at the end.")
     ] = False,
+    executor: Annotated[
+        str, typer.Option(help="local, or ray: shards over Ray actors (pip install 'scillm[ray]').")
+    ] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster: auto (ray start) or ray://host:10001.")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Ray actors (with --executor ray).")] = 2,
+    shard_rows: Annotated[int, typer.Option(help="Rows per shard (with --executor ray).")] = 256,
+    limits: Annotated[
+        str | None,
+        typer.Option(help="redis://host:6379/0: --rpm/--tpm shared by every worker and job."),
+    ] = None,
 ) -> None:
     """Run every row of INPUT.jsonl through a model into OUTPUT, resumably."""
     err = Console(stderr=True)
@@ -128,6 +140,11 @@ def batch(
         api_key,
         timeout,
         max_cost=max_cost,
+        executor=executor,
+        ray_address=ray_address,
+        workers=workers,
+        shard_rows=shard_rows,
+        limits=limits,
     )
     try:
         plan = prepare(options)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.util
 import os
 import signal
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from scillm.batch.summary import MAX_PROBLEMS, BatchSummary
 from scillm.cost import CostMeter, call_cost, pricing_available
 from scillm.errors import ScillmError
 from scillm.router import Router
+from scillm.scaleout.limits import Limiter, Rates, make_limiter
 
 __all__ = [
     "BatchOptions",
@@ -68,6 +70,11 @@ class BatchOptions:
     api_key: str | None = None
     timeout: float | None = None
     max_cost: float | None = None
+    executor: str = "local"
+    ray_address: str | None = None
+    workers: int = 2
+    shard_rows: int = 256
+    limits: str | None = None
 
 
 @dataclass(slots=True)
@@ -81,6 +88,7 @@ class Plan:
     total: int
     buckets: dict[str, AsyncTokenBucket] = field(default_factory=dict)
     meter: CostMeter = field(default_factory=CostMeter)
+    limiter: Limiter | None = None
 
     def close(self) -> None:
         self.router.close()
@@ -238,6 +246,47 @@ def _meter(max_cost: float | None) -> CostMeter:
                 "--max-cost needs a price list: pip install 'scillm[report]' (genai-prices)"
             )
     return CostMeter(max_cost)
+def _limiter(options: BatchOptions) -> Limiter | None:
+    """The global limiter of ``--limits`` (checked reachable), or None: the local buckets."""
+    if options.executor not in ("local", "ray"):
+        raise InputError(f"--executor must be 'local' or 'ray', got {options.executor!r}")
+    for name in ("workers", "shard_rows"):
+        if getattr(options, name) < 1:
+            flag = name.replace("_", "-")
+            raise InputError(f"--{flag} must be at least 1, got {getattr(options, name)}")
+    needs = {"ray": options.executor == "ray", "redis": options.limits not in (None, "memory")}
+    for module in (name for name, needed in needs.items() if needed):
+        if importlib.util.find_spec(module) is None:
+            raise InputError(f"{module} is not installed: pip install 'scillm[ray]'")
+    if options.executor == "ray" and options.max_cost is not None:
+        raise InputError("--max-cost is not supported with --executor ray yet (a meter per worker)")
+    limited = options.rpm is not None or options.tpm is not None
+    if options.executor == "ray" and limited and options.workers > 1 and not options.limits:
+        raise InputError(
+            "--rpm/--tpm with --executor ray need one limit for every worker: "
+            "add --limits redis://host:6379/0"
+        )
+    if options.limits is None:
+        return None
+    try:
+        limiter = make_limiter(options.limits, Rates(options.rpm, options.tpm), options.api_key)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    try:
+        asyncio.run(_reach(limiter))
+    except Exception as exc:
+        raise InputError(f"--limits {options.limits}: cannot reach Redis ({exc})") from None
+    return limiter
+
+
+async def _reach(limiter: Limiter) -> None:
+    """Raise when the limiter's store cannot be reached (its connections closed again)."""
+    ping = getattr(limiter, "ping", None)
+    try:
+        if ping is not None:
+            await ping()
+    finally:
+        await limiter.aclose()
 
 
 def prepare(options: BatchOptions) -> Plan:
@@ -246,6 +295,7 @@ def prepare(options: BatchOptions) -> Plan:
         raise InputError(f"--concurrency must be at least 1, got {options.concurrency}")
     meter = _meter(options.max_cost)
     buckets = _buckets(options)
+    limiter = _limiter(options)
     defaults = _call_defaults(options)
     total = _check_input(options)
     if options.json_schema:
@@ -267,7 +317,7 @@ def prepare(options: BatchOptions) -> Plan:
     except InputError:
         router.close()
         raise
-    return Plan(options, router, checkpoint, defaults, total, buckets, meter)
+    return Plan(options, router, checkpoint, defaults, total, buckets, meter, limiter)
 
 
 @contextmanager
@@ -285,6 +335,10 @@ async def execute(plan: Plan, summary: BatchSummary) -> None:
     """Run the plan's rows (resuming what its output already holds), updating ``summary``."""
     task = asyncio.current_task()
     assert task is not None
+    if plan.options.executor == "ray":
+        with _sigterm_cancels(task):
+            await _execute_on_ray(plan, summary)
+        return
     caller = RowCaller(
         plan.router,
         plan.defaults,
@@ -293,6 +347,13 @@ async def execute(plan: Plan, summary: BatchSummary) -> None:
         plan.buckets.get("tpm"),
         plan.meter,
     )
+    if plan.limiter is not None:
+        from scillm.scaleout.caller import LimitedRowCaller
+
+        endpoint = _endpoint(plan)
+        caller = LimitedRowCaller(
+            plan.router, plan.defaults, summary, plan.limiter, endpoint, plan.meter
+        )
     with _sigterm_cancels(task):
         await drive(
             read_jobs(plan.options.input),
@@ -302,3 +363,30 @@ async def execute(plan: Plan, summary: BatchSummary) -> None:
             max_concurrency=plan.options.concurrency,
             retry_failed=plan.options.retry_failed,
         )
+
+
+def _endpoint(plan: Plan) -> str:
+    """The name the global limits of this run are kept under (with the API key's hash)."""
+    return (plan.options.api_base or "default").rstrip("/")
+
+
+async def _execute_on_ray(plan: Plan, summary: BatchSummary) -> None:
+    from scillm.scaleout.driver import RayOptions, run_on_ray
+    from scillm.scaleout.worker import WorkerConfig
+
+    options = plan.options
+    config = WorkerConfig(
+        input=options.input,
+        output=options.output,
+        run_dir=options.output,  # the driver picks the run's own folder
+        router_kwargs=_router_kwargs(options),
+        defaults=plan.defaults,
+        limits=options.limits or "memory",
+        rates=Rates(options.rpm, options.tpm),
+        api_key=options.api_key,
+        endpoint=_endpoint(plan),
+        concurrency=options.concurrency,
+        retry_failed=options.retry_failed,
+    )
+    ray_options = RayOptions(options.ray_address, options.workers, options.shard_rows)
+    await run_on_ray(config, ray_options, summary)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from scillm.batch.jobs import Job, error_row
+from scillm.batch.jobs import Job
 from scillm.batch.rowcall import RowCaller, estimate_tokens
 from scillm.batch.summary import BatchSummary
+from scillm.cost import CostMeter
 from scillm.errors import ConnectionError, RateLimitError, ServerError, TimeoutError
 from scillm.router import Router
 from scillm.scaleout.limits import Limiter
@@ -25,6 +26,8 @@ MAX_ATTEMPTS = 8
 DEFAULT_COOLDOWN_S = 1.0
 """The hold after a 429 that names no Retry-After."""
 BACKOFF_S = 0.5
+RETRIES_OF_FAILURES = 3
+"""Attempts of a row whose calls fail with a 5xx, a dropped connection or a timeout."""
 
 
 class LimitedRowCaller(RowCaller):
@@ -37,17 +40,15 @@ class LimitedRowCaller(RowCaller):
         summary: BatchSummary,
         limiter: Limiter,
         endpoint: str,
+        meter: CostMeter | None = None,
     ) -> None:
-        super().__init__(router, defaults, summary)
+        super().__init__(router, defaults, summary, meter=meter)
         self.limiter, self.endpoint = limiter, endpoint
         self.calls = 0
 
-    async def __call__(self, job: Job) -> tuple[dict[str, Any], bool]:
-        request = {**self.defaults, **job.item}
-        if request.get("model") is None:
-            message = "the row names no model: pass --model, or give the row a 'model'"
-            return error_row("id", job.id, "BadInput", message), False
+    async def _call(self, job: Job, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         cost = estimate_tokens(request)
+        limited = 0
         for attempt in range(1, MAX_ATTEMPTS + 1):
             charged = await self.limiter.acquire(self.endpoint, cost)
             self.calls += 1
@@ -55,30 +56,25 @@ class LimitedRowCaller(RowCaller):
                 reply = dict(await self.router.acompletion(**request, num_retries=0))
             except RateLimitError as exc:
                 await self.limiter.settle(self.endpoint, charged, 0)
-                self.summary.rate_limited += 1
                 wait = exc.retry_after_s if exc.retry_after_s is not None else DEFAULT_COOLDOWN_S
                 await self.limiter.penalize(self.endpoint, wait)
-                if attempt < MAX_ATTEMPTS:
-                    continue
-                return self._failure(job, exc), False
+                if attempt == MAX_ATTEMPTS:
+                    return self._failure(job, exc, request, limited), False  # counts this 429
+                self.summary.rate_limited += 1
+                limited += 1
+                continue
             except (ServerError, ConnectionError, TimeoutError) as exc:
                 await self.limiter.settle(self.endpoint, charged, 0)
-                if attempt < 3:
+                if attempt < RETRIES_OF_FAILURES:
                     await asyncio.sleep(BACKOFF_S * 2**attempt)
                     continue
-                return self._failure(job, exc), False
+                return self._failure(job, exc, request, limited), False
             except Exception as exc:
                 await self.limiter.settle(self.endpoint, charged, 0)
-                return self._failure(job, exc), False
+                return self._failure(job, exc, request, limited), False
             usage = reply.get("usage")
             spent = usage.get("total_tokens") if isinstance(usage, dict) else None
-            await self.limiter.settle(
-                self.endpoint, charged, spent if isinstance(spent, int) else charged
-            )
-            return self._reply(job, reply, 0)
+            spent = spent if isinstance(spent, int) else charged
+            await self.limiter.settle(self.endpoint, charged, spent)
+            return self._reply(job, reply, 0, request, limited)
         raise AssertionError("unreachable")
-
-    def _failure(self, job: Job, exc: Exception) -> dict[str, Any]:
-        if isinstance(exc, RateLimitError):
-            self.summary.rate_limited -= 1  # counted per attempt above
-        return super()._failure(job, exc)

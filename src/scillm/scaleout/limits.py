@@ -20,8 +20,6 @@ __all__ = ["HEADROOM", "Limiter", "Rates", "make_limiter", "namespace"]
 
 HEADROOM = 0.9
 """Pace at 90 % of the stated limits: providers quantise windows and latency jitters."""
-BURST_SHARE = 0.1
-"""The TPM burst: a tenth of a minute's tokens (a larger request is charged as this much)."""
 
 
 @runtime_checkable
@@ -52,11 +50,6 @@ class Rates:
         for name, value in (("rpm", self.rpm), ("tpm", self.tpm)):
             if value is not None and not value > 0:
                 raise ValueError(f"--{name} must be a positive number, got {value}")
-
-    @property
-    def token_burst(self) -> int:
-        """The most tokens one request is charged (GCRA never admits more than its burst)."""
-        return max(1, int((self.tpm or 0) * BURST_SHARE))
 
 
 def namespace(api_key: str | None) -> str:

@@ -7,8 +7,9 @@ the server's ``TIME``, so clocks of the workers never matter). A refused caller 
 wait the script returned and asks again: no polling interval, no lock.
 
 Keys: ``scillm:{ns}:{endpoint}:rpm``, ``…:tpm`` and ``…:cooldown`` (``ns``: a hash of the API key).
-Requests are spaced strictly (burst 1): provider windows slide, and a burst at the start of one is
-a 429 at its end. Needs Redis 7 (``PEXPIRE … GT``).
+Requests and tokens are spaced strictly (burst: one request, whatever its cost): provider windows
+slide, and a burst at the start of one is a 429 at its end. A request's tokens move the token
+schedule by their cost; :meth:`RedisLimiter.settle` moves it back by what the reply did not use. Needs Redis 7 (``PEXPIRE … GT``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ if pttl > 0 then return pttl * 1000 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local req_i, tok_i = tonumber(ARGV[1]), tonumber(ARGV[2])
-local tol, cost = tonumber(ARGV[3]), tonumber(ARGV[4])
+local cost = tonumber(ARGV[3])
 local wait, req_tat, tok_tat = 0, now, now
 if req_i > 0 then
   req_tat = math.max(tonumber(redis.call('GET', KEYS[1]) or 0), now)
@@ -35,7 +36,7 @@ if req_i > 0 then
 end
 if tok_i > 0 then
   tok_tat = math.max(tonumber(redis.call('GET', KEYS[2]) or 0), now)
-  wait = math.max(wait, tok_tat + cost * tok_i - tol - now)
+  wait = math.max(wait, tok_tat - now)
 end
 if wait > 0 then return math.ceil(wait) end
 if req_i > 0 then
@@ -48,7 +49,7 @@ if tok_i > 0 then
 end
 return 0
 """
-"""KEYS: rpm, tpm, cooldown. ARGV: µs per request, µs per token, token tolerance µs, cost.
+"""KEYS: rpm, tpm, cooldown. ARGV: µs per request, µs per token, cost (tokens).
 Returns 0 (admitted) or the µs to wait before asking again."""
 
 _SETTLE = """
@@ -74,6 +75,7 @@ class RedisLimiter:
         self._req_us = 60e6 / (rates.rpm * HEADROOM) if rates.rpm else 0.0
         self._tok_us = 60e6 / (rates.tpm * HEADROOM) if rates.tpm else 0.0
         self._client: Any = None
+        self._pool: Any = None
         self._scripts: dict[str, Any] = {}
 
     def _redis(self) -> Any:
@@ -83,6 +85,7 @@ class RedisLimiter:
             pool = aioredis.BlockingConnectionPool.from_url(
                 self.url, max_connections=MAX_CONNECTIONS, timeout=None
             )
+            self._pool = pool
             self._client = aioredis.Redis(connection_pool=pool)
             self._scripts = {
                 "acquire": self._client.register_script(_ACQUIRE),
@@ -98,11 +101,10 @@ class RedisLimiter:
         await self._redis().ping()
 
     async def acquire(self, endpoint: str, cost: int) -> int:
-        charged = min(max(cost, 1), self.rates.token_burst) if self._tok_us else 0
+        charged = max(cost, 1) if self._tok_us else 0
         self._redis()
         keys = [self.key(endpoint, k) for k in ("rpm", "tpm", "cooldown")]
-        tolerance = self.rates.token_burst * self._tok_us
-        args = [self._req_us, self._tok_us, tolerance, charged]
+        args = [self._req_us, self._tok_us, charged]
         while True:
             wait_us = int(await self._scripts["acquire"](keys=keys, args=args))
             if wait_us <= 0:
@@ -128,4 +130,5 @@ class RedisLimiter:
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
-            self._client = None
+            await self._pool.disconnect()
+            self._client = self._pool = None

@@ -1,0 +1,78 @@
+"""Part files and the merge (no Ray): torn lines, success beats error, exactly-once output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from scillm.scaleout.parts import finished_ids, merge, merge_leftovers, parts_root, scan_rows
+from scillm.scaleout.shards import plan_shards, read_shard
+
+
+def _write(path: Path, *rows: dict[str, object], tail: bytes = b"") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"".join(json.dumps(r).encode() + b"\n" for r in rows) + tail)
+    return path
+
+
+def _rows(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_success_beats_error_and_the_output_has_each_id_once(tmp_path: Path) -> None:
+    out = _write(tmp_path / "out.jsonl", {"id": "a", "ok": False, "error": {}}, {"id": "b"})
+    run = parts_root(out) / "r1"
+    _write(run / "shard-000000.x.jsonl", {"id": "a", "response": 1}, {"id": "c", "ok": False})
+    _write(run / "shard-000001.y.jsonl", {"id": "b", "ok": False}, {"id": "c", "response": 3})
+    _write(run / "shard-000001.z.jsonl", {"id": "c", "ok": False}, tail=b'{"id": "d", "res')
+    result = merge(out, run)
+    rows = {r["id"]: r for r in _rows(out)}
+    assert len(_rows(out)) == len(rows) == 3  # the torn "d" line is not a finished row
+    assert rows["a"] == {"id": "a", "response": 1}
+    assert rows["b"] == {"id": "b"}  # an error never replaces a success
+    assert rows["c"] == {"id": "c", "response": 3}
+    assert (result.succeeded, result.failed) == (2, 0)
+    assert not run.exists()
+
+
+def test_a_later_error_replaces_an_earlier_error(tmp_path: Path) -> None:
+    out = _write(tmp_path / "out.jsonl", {"id": "a", "ok": False, "error": {"type": "old"}})
+    run = parts_root(out) / "r1"
+    _write(run / "shard-000000.x.jsonl", {"id": "a", "ok": False, "error": {"type": "new"}})
+    assert merge(out, run).failed == 1
+    assert _rows(out) == [{"id": "a", "ok": False, "error": {"type": "new"}}]
+
+
+def test_leftover_runs_merge_into_a_missing_output(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    for run, key in (("r1", "a"), ("r2", "b")):
+        _write(parts_root(out) / run / "shard-000000.x.jsonl", {"id": key})
+    assert merge_leftovers(out).succeeded == 2
+    assert sorted(r["id"] for r in _rows(out)) == ["a", "b"]
+    assert list(parts_root(out).iterdir()) == []
+
+
+def test_finished_ids_ignore_torn_lines_and_honour_retry_failed(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    _write(run / "shard-000002.x.jsonl", {"id": 1}, {"id": "e", "ok": False}, tail=b'{"id": "t"')
+    _write(run / "shard-000003.x.jsonl", {"id": "other"})
+    assert finished_ids(run, 2, retry_failed=False) == {"1", "e"}
+    assert finished_ids(run, 2, retry_failed=True) == {"1"}
+    assert list(scan_rows(tmp_path / "missing.jsonl")) == []
+
+
+def test_shards_cover_every_line_once(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    lines = [json.dumps({"id": i, "prompt": f"p{i}"}) for i in range(23)]
+    lines.insert(5, "")  # blank lines count for line numbers, not rows
+    src.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode())  # BOM, no final newline
+    shards, rows = plan_shards(src, 5)
+    assert rows == 23 and len(shards) == 5
+    jobs = [job for shard in shards for job in read_shard(src, shard)]
+    assert [job.id for job in jobs] == list(range(23))
+    assert all(job.problem is None for job in jobs)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": 1, "prompt": "x"}\n\nnot json\n')
+    (shard,) = plan_shards(bad, 5)[0]
+    (ok, broken) = list(read_shard(bad, shard))
+    assert ok.problem is None and broken.problem is not None and "line 3" in broken.problem
