@@ -9,7 +9,8 @@ wait the script returned and asks again: no polling interval, no lock.
 Keys: ``scillm:{ns}:{endpoint}:rpm``, ``…:tpm`` and ``…:cooldown`` (``ns``: a hash of the API key).
 Requests and tokens are spaced strictly (burst: one request, whatever its cost): provider windows
 slide, and a burst at the start of one is a 429 at its end. A request's tokens move the token
-schedule by their cost; :meth:`RedisLimiter.settle` moves it back by what the reply did not use. Needs Redis 7 (``PEXPIRE … GT``).
+schedule by their cost; :meth:`RedisLimiter.settle` moves it back by what the reply did not use.
+Needs Redis 7 (``PEXPIRE … GT``).
 """
 
 from __future__ import annotations
