@@ -10,6 +10,16 @@ clock, :mod:`.redis_gcra`); each shard attempt writes its own part file and the 
 into the output (:mod:`.parts`). Needs ``pip install 'scillm[ray]'``. See docs/scaleout.md.
 """
 
+from typing import Any
+
 from scillm.scaleout.limits import Limiter, Rates, make_limiter, namespace
 
-__all__ = ["Limiter", "Rates", "make_limiter", "namespace"]
+__all__ = ["Limiter", "Rates", "make_limiter", "namespace", "run_batch"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "run_batch":  # lazily: scillm.batch.command imports this package
+        from scillm.scaleout.api import run_batch
+
+        return run_batch
+    raise AttributeError(f"module 'scillm.scaleout' has no attribute {name!r}")
