@@ -119,8 +119,8 @@ def main() -> None:
         redis_proc.terminate()
         redis_proc.wait(10)
     note = "one host: Ray actors stand in for nodes; one redis-server; mock limit per 1 s window"
-    result = {"machine": machine_info(PACKAGES, note), "args": vars(args), "runs": runs}
-    result["args"]["out"] = str(args.out)
+    settings = {**vars(args), "out": str(args.out)}
+    result = {"machine": machine_info(PACKAGES, note), "args": settings, "runs": runs}
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(runs, indent=2))
 
