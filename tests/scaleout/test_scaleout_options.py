@@ -53,3 +53,21 @@ def test_keys_hash_the_api_key_and_a_cooldown_only_grows(flush_redis: str) -> No
         assert keys == [f"scillm:{ns}:api.example:{kind}" for kind in ("cooldown", "rpm", "tpm")]
         assert all(secret not in key for key in keys)
         assert client.pttl(f"scillm:{ns}:api.example:cooldown") > 4000
+
+
+def test_the_in_process_pacer_is_a_limiter() -> None:
+    from scillm.router.pacing import LocalLimiter
+    from scillm.scaleout.limits import Limiter
+
+    limiter = make_limiter("memory", Rates(tpm=60_000), None)
+    assert isinstance(limiter, LocalLimiter) and isinstance(limiter, Limiter)
+
+    async def use() -> tuple[int, float]:
+        charged = await limiter.acquire("e", 500)
+        await limiter.settle("e", charged, 10)  # the unused 490 tokens are refunded
+        await limiter.penalize("e", 30.0)
+        return charged, limiter._pacer("e").paused_until
+
+    charged, paused_until = asyncio.run(use())
+    assert charged == 500
+    assert paused_until > 0  # every caller in this process now waits for the Retry-After
