@@ -28,6 +28,12 @@ from rich.table import Table
 
 from scillm.batch.command import BatchOptions, InputError, Plan, execute, prepare
 from scillm.batch.display import format_duration, live_progress
+from scillm.batch.provider_batch import (
+    DEFAULT_BATCH_SIZE,
+    ProviderBatchSettings,
+    check_options,
+)
+from scillm.batch.provider_batch_cli import run_provider
 from scillm.batch.summary import BatchSummary
 from scillm.cost import BudgetReached
 from scillm.errors import ScillmError
@@ -120,6 +126,18 @@ def batch(
         str | None,
         typer.Option(help="redis://host:6379/0: --rpm/--tpm shared by every worker and job."),
     ] = None,
+    provider_batch: Annotated[
+        bool, typer.Option(help="Use the provider's Batch API (/v1/files + /v1/batches).")
+    ] = False,
+    batch_size: Annotated[
+        int, typer.Option(help="--provider-batch: at most this many requests per batch.")
+    ] = DEFAULT_BATCH_SIZE,
+    poll: Annotated[
+        float, typer.Option(help="--provider-batch: seconds between status checks.")
+    ] = 60.0,
+    cancel_on_exit: Annotated[
+        bool, typer.Option(help="--provider-batch: cancel running batches on Ctrl-C.")
+    ] = False,
 ) -> None:
     """Run every row of INPUT.jsonl through a model into OUTPUT, resumably."""
     err = Console(stderr=True)
@@ -146,7 +164,11 @@ def batch(
         shard_rows=shard_rows,
         limits=limits,
     )
+    settings = ProviderBatchSettings(batch_size, poll_s=poll, cancel_on_exit=cancel_on_exit)
     try:
+        if provider_batch:
+            settings.check()
+            check_options(options)
         plan = prepare(options)
     except InputError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
@@ -155,7 +177,13 @@ def batch(
     if plan.checkpoint.repaired_bytes:
         cut = plan.checkpoint.repaired_bytes
         err.print(f"repaired {output}: cut a torn last line ({cut} bytes)", highlight=False)
-    written = _run(plan, summary, progress, err)
+    if provider_batch:
+        outcome = run_provider(plan, settings, summary, progress, err)
+        if outcome is None:
+            raise typer.Exit(EXIT_BAD_INPUT)
+        written = outcome
+    else:
+        written = _run(plan, summary, progress, err)
     cost = plan.meter.describe()
     if json_output:
         line = {**summary.as_dict(), "summary_path": plan.checkpoint.summary_path}

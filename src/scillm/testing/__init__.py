@@ -10,6 +10,7 @@
 Under pytest, the ``mock_llm`` fixture (``scillm.testing.pytest_plugin``) yields a running server.
 """
 
+from scillm.testing.batches import MockBatches
 from scillm.testing.faults import Fault, FaultKind
 from scillm.testing.ratelimit import RateLimit
 from scillm.testing.replies import ECHO, Echo, Reply, ReplyFunc, ReplySpec, count_tokens
@@ -20,6 +21,7 @@ __all__ = [
     "Echo",
     "Fault",
     "FaultKind",
+    "MockBatches",
     "MockLLMServer",
     "MockStats",
     "RateLimit",

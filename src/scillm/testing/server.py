@@ -10,7 +10,8 @@
 The server runs on its own event loop in a daemon thread, so sync code in the test thread
 and clients on any other event loop can call it. Endpoints: ``POST /v1/chat/completions``
 (and ``/chat/completions``), ``POST /v1/responses`` (and ``/responses``), ``GET /v1/models``,
-``GET /health`` (and ``/healthz``). Every request is recorded in ``srv.requests``.
+``GET /health`` (and ``/healthz``), and the Files/Batches APIs (``srv.batches``). Every model,
+models and health request is recorded in ``srv.requests``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from aiohttp import web
 from scillm.testing import _chat, _responses
 from scillm.testing import _send as send
 from scillm.testing._background import BackgroundServer
+from scillm.testing.batches import MockBatches
 from scillm.testing.faults import Fault
 from scillm.testing.ratelimit import NOMINAL_RATE_LIMIT, Limiter, RateLimit
 from scillm.testing.replies import (
@@ -131,6 +133,8 @@ class MockLLMServer:
         self._lock = threading.Lock()
         self._ids = count(1)
         self._counts = {"requests": 0, "rate_limited": 0, "faults": 0}
+        self.batches = MockBatches(self._batch_reply)
+        """The Files and Batches APIs (:mod:`scillm.testing.batches`) and their test controls."""
         self._server = BackgroundServer(self._app, host, port, sock)
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -227,6 +231,7 @@ class MockLLMServer:
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/health", self._health)
         app.router.add_get("/healthz", self._health)
+        self.batches.add_routes(app)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         return app
 
@@ -335,6 +340,20 @@ class MockLLMServer:
         if cut:
             return await send.cut(request, events, headers)
         return await send.stream(request, events, headers)
+
+    def _batch_reply(self, body: JSONDict) -> tuple[int, JSONDict]:
+        """A batch request line's answer: the reply spec rendered as a chat completion."""
+        messages = body.get("messages")
+        if not isinstance(messages, list):
+            return 400, {"error": {"message": "body needs a 'messages' list", "type": "invalid"}}
+        echo, prompt_tokens = _chat.prompt(messages)
+        try:
+            reply = resolve_reply(self._reply, body, echo)
+        except Exception as exc:
+            return 500, {"error": {"message": f"mock reply function failed: {exc!r}"}}
+        if isinstance(reply, dict):
+            return 200, reply
+        return 200, _CHAT.body(reply, self._turn(body, _CHAT, prompt_tokens, 1))
 
     def _turn(self, body: JSONDict, wire: _Wire, prompt_tokens: int, n: int) -> Turn:
         options = body.get("stream_options")

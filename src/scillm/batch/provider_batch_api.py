@@ -1,0 +1,180 @@
+"""A client of an OpenAI-style Files + Batches API (``{base}/files``, ``{base}/batches``).
+
+    api = BatchApi("https://api.openai.com/v1", {"Authorization": "Bearer ..."}, "openai")
+    file_id = await api.upload(path)
+    batch = await api.create(file_id, {"scillm_rows": "0-49999"})
+    batch = await api.retrieve(batch["id"])
+    await api.download(batch["output_file_id"], local_path)
+
+A 429 or 5xx, or a connection failure, is retried after the server's ``Retry-After`` (else a
+growing pause) up to :data:`MAX_ATTEMPTS` times; other errors raise at once. JSON requests go
+through the transport seam (:func:`scillm._http.post_json`); the multipart upload and the
+downloads use its pooled session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+from scillm import _http
+from scillm.errors import APIError, ConnectionError, ScillmError, error_from_response
+
+__all__ = ["MAX_ATTEMPTS", "BatchApi"]
+
+T = TypeVar("T")
+
+MAX_ATTEMPTS = 8
+BASE_PAUSE_S = 1.0
+MAX_PAUSE_S = 60.0
+REQUEST_TIMEOUT_S = 600.0
+_CHUNK = 1 << 20
+
+
+def _retryable(exc: ScillmError) -> bool:
+    if isinstance(exc, ConnectionError):
+        return True
+    status = getattr(exc, "status_code", None)
+    return status == 429 or (isinstance(status, int) and status >= 500)
+
+
+class BatchApi:
+    """Files and Batches calls against ``base`` (the ``.../v1`` URL) with ``headers``."""
+
+    def __init__(self, base: str, headers: Mapping[str, str], provider: str) -> None:
+        self.base = base.rstrip("/")
+        self.headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+        self.provider = provider
+        self.retries_after: list[float] = []
+        """Waits the server asked for (Retry-After), in order: for tests and the run report."""
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        pause = BASE_PAUSE_S
+        for number in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return await attempt()
+            except ScillmError as exc:
+                if number == MAX_ATTEMPTS or not _retryable(exc):
+                    raise
+                told = getattr(exc, "retry_after_s", None)
+                if told is not None:
+                    self.retries_after.append(told)
+                await asyncio.sleep(min(told if told is not None else pause, MAX_PAUSE_S))
+                pause = min(pause * 2, MAX_PAUSE_S)
+        raise AssertionError("unreachable")
+
+    async def _post_json(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        endpoint = _http.Endpoint(
+            self.base + path, {**self.headers, "Content-Type": "application/json"}, self.provider
+        )
+
+        async def attempt() -> dict[str, Any]:
+            data, _ = await _http.post_json(
+                endpoint, body, timeout=REQUEST_TIMEOUT_S, model="batches"
+            )
+            return data
+
+        return await self._retrying(attempt)
+
+    async def _get(self, path: str, target: Path | None = None) -> bytes:
+        """GET ``path``; the body, or with ``target`` the body written there (returns b"")."""
+        import aiohttp
+
+        url = self.base + path
+
+        async def attempt() -> bytes:
+            sess = await _http.session()
+            try:
+                timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+                async with sess.get(url, headers=self.headers, timeout=timeout) as resp:
+                    if resp.status >= 400:
+                        text = (await resp.read()).decode("utf-8", "replace")
+                        raise error_from_response(
+                            resp.status, text, resp.headers, provider=self.provider
+                        )
+                    if target is None:
+                        return await resp.read()
+                    with open(target, "wb") as f:
+                        async for chunk in resp.content.iter_chunked(_CHUNK):
+                            f.write(chunk)
+                    return b""
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                raise ConnectionError(f"GET {url} failed: {exc!r}") from exc
+
+        return await self._retrying(attempt)
+
+    async def _get_json(self, path: str) -> dict[str, Any]:
+        raw = await self._get(path)
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            data = None
+        if not isinstance(data, dict):
+            raise APIError(f"GET {path}: the reply is not a JSON object", provider=self.provider)
+        return data
+
+    async def upload(self, path: Path) -> str:
+        """Upload a request file (``purpose=batch``); its file id."""
+        import aiohttp
+
+        url = self.base + "/files"
+
+        async def attempt() -> dict[str, Any]:
+            sess = await _http.session()
+            form = aiohttp.FormData()
+            form.add_field("purpose", "batch")
+            try:
+                with open(path, "rb") as f:
+                    form.add_field("file", f, filename=path.name, content_type="application/jsonl")
+                    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+                    async with sess.post(
+                        url, data=form, headers=self.headers, timeout=timeout
+                    ) as resp:
+                        raw = await resp.read()
+                        if resp.status >= 400:
+                            raise error_from_response(
+                                resp.status,
+                                raw.decode("utf-8", "replace"),
+                                resp.headers,
+                                provider=self.provider,
+                            )
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                raise ConnectionError(f"POST {url} failed: {exc!r}") from exc
+            try:
+                data = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                data = None
+            if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+                raise APIError("POST /files: the reply has no file id", provider=self.provider)
+            return data
+
+        return str((await self._retrying(attempt))["id"])
+
+    async def create(self, file_id: str, metadata: Mapping[str, str]) -> dict[str, Any]:
+        """Create a 24 h batch of chat completions over an uploaded file."""
+        body = {
+            "input_file_id": file_id,
+            "endpoint": "/v1/chat/completions",
+            "completion_window": "24h",
+            "metadata": dict(metadata),
+        }
+        batch = await self._post_json("/batches", body)
+        if not isinstance(batch.get("id"), str):
+            raise APIError("POST /batches: the reply has no batch id", provider=self.provider)
+        return batch
+
+    async def retrieve(self, batch_id: str) -> dict[str, Any]:
+        return await self._get_json(f"/batches/{batch_id}")
+
+    async def cancel(self, batch_id: str) -> dict[str, Any]:
+        return await self._post_json(f"/batches/{batch_id}/cancel", {})
+
+    async def download(self, file_id: str, target: Path) -> None:
+        """Write a file's content to ``target`` (replaced whole: a partial download is not kept)."""
+        tmp = target.with_name(target.name + ".part")
+        await self._get(f"/files/{file_id}/content", tmp)
+        tmp.replace(target)
