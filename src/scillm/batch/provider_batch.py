@@ -302,7 +302,7 @@ class ProviderBatchRun:
         for kind in ("output", "error"):
             file_id = batch.get(f"{kind}_file_id")
             if isinstance(file_id, str) and file_id:
-                path = folder / f"{entry.batch_id}.{kind}.jsonl"
+                path = folder / entry.request_file.replace(".jsonl", f".{kind}.jsonl")
                 await self.api.download(file_id, path)
                 files.append(path)
         jobs = self._jobs_of(entry, self._merged_keys(entry.batch_id))

@@ -15,6 +15,7 @@ downloads use its pooled session.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,7 +25,7 @@ import orjson
 from scillm import _http
 from scillm.errors import APIError, ConnectionError, ScillmError, error_from_response
 
-__all__ = ["MAX_ATTEMPTS", "BatchApi"]
+__all__ = ["MAX_ATTEMPTS", "BatchApi", "checked_id"]
 
 T = TypeVar("T")
 
@@ -33,6 +34,20 @@ BASE_PAUSE_S = 1.0
 MAX_PAUSE_S = 60.0
 REQUEST_TIMEOUT_S = 600.0
 _CHUNK = 1 << 20
+
+
+_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.:-]{0,199}")
+
+
+def checked_id(value: object, what: str, provider: str) -> str:
+    """A file or batch id from the server, refused unless it is a plain token (it goes into
+    URL paths: ``../`` or ``?`` would send later requests elsewhere)."""
+    if not isinstance(value, str) or _ID.fullmatch(value) is None:
+        raise APIError(
+            f"the server sent a {what} id that is not a plain token: {value!r:.80}",
+            provider=provider,
+        )
+    return value
 
 
 def _retryable(exc: ScillmError) -> bool:
@@ -148,11 +163,13 @@ class BatchApi:
                 data = orjson.loads(raw)
             except orjson.JSONDecodeError:
                 data = None
-            if not isinstance(data, dict) or not isinstance(data.get("id"), str):
-                raise APIError("POST /files: the reply has no file id", provider=self.provider)
+            if not isinstance(data, dict):
+                raise APIError(
+                    "POST /files: the reply is not a JSON object", provider=self.provider
+                )
             return data
 
-        return str((await self._retrying(attempt))["id"])
+        return checked_id((await self._retrying(attempt)).get("id"), "file", self.provider)
 
     async def create(self, file_id: str, metadata: Mapping[str, str]) -> dict[str, Any]:
         """Create a 24 h batch of chat completions over an uploaded file."""
@@ -163,18 +180,20 @@ class BatchApi:
             "metadata": dict(metadata),
         }
         batch = await self._post_json("/batches", body)
-        if not isinstance(batch.get("id"), str):
-            raise APIError("POST /batches: the reply has no batch id", provider=self.provider)
+        checked_id(batch.get("id"), "batch", self.provider)
         return batch
 
     async def retrieve(self, batch_id: str) -> dict[str, Any]:
+        batch_id = checked_id(batch_id, "batch", self.provider)
         return await self._get_json(f"/batches/{batch_id}")
 
     async def cancel(self, batch_id: str) -> dict[str, Any]:
+        batch_id = checked_id(batch_id, "batch", self.provider)
         return await self._post_json(f"/batches/{batch_id}/cancel", {})
 
     async def download(self, file_id: str, target: Path) -> None:
         """Write a file's content to ``target`` (replaced whole: a partial download is not kept)."""
+        file_id = checked_id(file_id, "file", self.provider)
         tmp = target.with_name(target.name + ".part")
         await self._get(f"/files/{file_id}/content", tmp)
         tmp.replace(target)

@@ -16,6 +16,7 @@ atomically (temp file, fsync, rename) after every change.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ __all__ = ["STATE_NAME", "BatchState", "Submitted", "state_folder"]
 
 STATE_NAME = "state.json"
 VERSION = 1
+_REQUEST_FILE = re.compile(r"chunk-\d+\.jsonl")
 
 
 def state_folder(output: Path) -> Path:
@@ -123,7 +125,7 @@ class BatchState:
         """Delete request files no batch refers to (left by a run killed before uploading)."""
         known = {b.request_file for b in self.open_batches()}
         for path in self.folder.glob("chunk-*.jsonl"):
-            if path.name not in known:
+            if _REQUEST_FILE.fullmatch(path.name) and path.name not in known:
                 path.unlink(missing_ok=True)
 
 

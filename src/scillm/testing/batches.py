@@ -67,8 +67,11 @@ class MockBatches:
         self._retry_after_s = 1.0
         self._files: dict[str, bytes] = {}
         self._batches: dict[str, _Batch] = {}
+        self._uploaded: list[str] = []
         self._ids = count(1)
         self._lock = threading.Lock()
+        self.authorizations: list[str | None] = []
+        """The ``Authorization`` header of every file/batch request, oldest first."""
         self.throttled_served = 0
         """429s served by :meth:`throttle` so far."""
 
@@ -91,6 +94,17 @@ class MockBatches:
             self._advance(batch, time.time())
             return batch.status
 
+    @property
+    def uploads(self) -> list[bytes]:
+        """Every uploaded file's content, oldest first."""
+        with self._lock:
+            return [self._files[file_id] for file_id in self._uploaded]
+
+    def request_lines(self, batch_id: str) -> list[JSONDict]:
+        """The request lines of batch ``batch_id``, as uploaded."""
+        with self._lock:
+            return list(self._batches[batch_id].lines)
+
     def file_bytes(self, file_id: str) -> bytes:
         """What was uploaded (or produced) under ``file_id``."""
         with self._lock:
@@ -110,6 +124,7 @@ class MockBatches:
     def _guard(self, handler: Callable[[web.Request], Any]) -> Callable[[web.Request], Any]:
         async def guarded(request: web.Request) -> web.StreamResponse:
             with self._lock:
+                self.authorizations.append(request.headers.get("Authorization"))
                 throttled = self._throttled > 0
                 if throttled:
                     self._throttled -= 1
@@ -138,6 +153,7 @@ class MockBatches:
         with self._lock:
             file_id = self._new_id("file")
             self._files[file_id] = data
+            self._uploaded.append(file_id)
         return _json(_file_object(file_id, data, "batch", upload.filename))
 
     async def _file(self, request: web.Request) -> web.Response:
