@@ -5,6 +5,7 @@ Retry-After and resumption (in-process; the command-line and kill tests are in
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,8 @@ from batch_helpers import batch_env, read_jsonl, run_batch_command, write_jsonl
 
 from scillm.batch.command import BatchOptions, InputError
 from scillm.batch.provider_batch import ProviderBatchSettings, run_provider_batch
-from scillm.batch.provider_batch_api import checked_id
-from scillm.batch.provider_batch_state import BatchState, state_folder
+from scillm.batch.provider_batch_api import BatchApi, checked_id
+from scillm.batch.provider_batch_state import BatchState, Submitted, state_folder
 from scillm.errors import APIError
 from scillm.testing import MockLLMServer
 
@@ -225,3 +226,48 @@ def test_a_damaged_state_file_is_refused(
     (folder / "state.json").write_text("{not json")
     with pytest.raises(InputError, match="damaged"):
         run_provider_batch(options(mock_llm, rows_in, rows_out), FAST)
+
+
+def test_a_merge_cut_short_is_not_written_twice(
+    mock_llm: MockLLMServer, rows_in: Path, rows_out: Path
+) -> None:
+    """Killed after writing a batch's rows but before recording the merge: the rerun merges
+    that batch again and writes none of its rows a second time."""
+    write_jsonl(rows_in, [{"id": i, "prompt": f"n {i}"} for i in range(4)])
+    run_provider_batch(options(mock_llm, rows_in, rows_out), FAST)
+    before = rows_out.read_bytes()
+    state = BatchState.load(state_folder(rows_out))
+    entry = state.batches[0]
+    entry.request_path(state.folder).write_bytes(mock_llm.batches.uploads[0])
+    entry.status = "submitted"
+    state.save()
+    again = run_provider_batch(options(mock_llm, rows_in, rows_out), FAST)
+    assert again.processed == 0 and rows_out.read_bytes() == before
+    assert BatchState.load(state_folder(rows_out)).batches[0].status == "merged"
+    assert len(mock_llm.batches.created) == 1
+
+
+def test_a_file_uploaded_before_a_crash_becomes_its_batch(
+    mock_llm: MockLLMServer, rows_in: Path, rows_out: Path
+) -> None:
+    """Killed between uploading a request file and creating its batch: the rerun creates the
+    batch from the recorded file instead of uploading the rows again."""
+    write_jsonl(rows_in, [{"id": i, "prompt": f"n {i}"} for i in range(3)])
+    state = BatchState.load(state_folder(rows_out))
+    request = state.new_request_file()
+    lines = [
+        {"custom_id": str(i), "method": "POST", "url": "/v1/chat/completions",
+         "body": {"model": "mock", "messages": [{"role": "user", "content": f"n {i}"}]}}
+        for i in range(3)
+    ]  # fmt: skip
+    request.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    api = BatchApi(mock_llm.base_url, {"Authorization": f"Bearer {KEY}"}, "openai")
+    file_id = asyncio.run(api.upload(request))
+    state.base = mock_llm.base_url
+    state.batches.append(Submitted(file_id, "mock", 3, 0, 2, request.name))
+    state.save()
+    mock_llm.batches.processing_s = 0.0
+    summary = run_provider_batch(options(mock_llm, rows_in, rows_out), FAST)
+    assert summary.succeeded == 3
+    assert len(mock_llm.batches.uploads) == 1 and len(mock_llm.batches.created) == 1
+    assert sorted(by_id(rows_out)) == [0, 1, 2]

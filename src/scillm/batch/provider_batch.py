@@ -289,10 +289,14 @@ class ProviderBatchRun:
     def _jobs_of(self, entry: Submitted, skip: set[str]) -> dict[str, Job]:
         keys = set(custom_ids(entry.request_path(self.state.folder))) - skip
         jobs: dict[str, Job] = {}
-        rows = islice(read_jobs(self.plan.options.input), entry.first_row, entry.last_row + 1)
-        for job in rows:
-            if job.key in keys and job.key not in jobs:
-                jobs[job.key] = job
+        source = self.plan.options.input
+        rows = islice(read_jobs(source), entry.first_row, entry.last_row + 1)
+        for scan in (rows, read_jobs(source)):  # the whole input when rows were moved
+            for job in scan:
+                if job.key in keys and job.key not in jobs:
+                    jobs[job.key] = job
+            if len(jobs) == len(keys):
+                break
         return jobs
 
     async def _merge(self, entry: Submitted, batch: dict[str, Any]) -> None:
