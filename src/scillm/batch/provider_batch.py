@@ -98,9 +98,11 @@ def check_options(options: BatchOptions) -> None:
         if on is not None
     ]
     if given:
+        verb = "does" if len(given) == 1 else "do"
         raise InputError(
-            f"{', '.join(given)} do(es) not apply with --provider-batch: the provider paces "
-            "batches itself; drop the option or run without --provider-batch"
+            f"{', '.join(given)} {verb} not apply with --provider-batch: the provider paces "
+            "batches itself and answers each request once; drop the option or run without "
+            "--provider-batch"
         )
 
 
