@@ -122,7 +122,7 @@ def test_cancel_on_exit_cancels_and_a_rerun_retries_the_rows(
     env = batch_env(mock_llm.base_url)
     proc = start_batch_command(args_for(rows_in, rows_out, "--cancel-on-exit"), env)
     wait_for_batches(rows_out, 3, proc)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGTERM)  # stops it like Ctrl-C
     _, stderr = proc.communicate(timeout=COMMAND_TIMEOUT_S)
     assert proc.returncode == 130 and "cancelled 3 batch(es)" in stderr, stderr
     assert {mock_llm.batches.status(b) for b in mock_llm.batches.created} == {"cancelled"}
