@@ -271,3 +271,36 @@ def test_a_file_uploaded_before_a_crash_becomes_its_batch(
     assert summary.succeeded == 3
     assert len(mock_llm.batches.uploads) == 1 and len(mock_llm.batches.created) == 1
     assert sorted(by_id(rows_out)) == [0, 1, 2]
+
+
+def test_a_redirect_is_refused_not_followed(tmp_path: Path) -> None:
+    """A file/batch endpoint that redirects would carry the key elsewhere: refused."""
+    from aiohttp import web
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect("http://127.0.0.1:9/v1/elsewhere")
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", redirect)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        api = BatchApi(f"http://127.0.0.1:{port}/v1", {"Authorization": f"Bearer {KEY}"}, "x")
+        request = tmp_path / "chunk-000001.jsonl"
+        request.write_text("{}\n")
+        try:
+            with pytest.raises(APIError, match="redirected"):
+                await api.retrieve("batch_1")
+            with pytest.raises(APIError, match="redirected"):
+                await api.upload(request)
+            with pytest.raises(APIError, match="redirected"):
+                await api.download("file_1", tmp_path / "out.jsonl")
+            with pytest.raises(APIError, match="redirected|HTTP 307"):
+                await api.create("file_1", {})
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())

@@ -18,7 +18,7 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
@@ -27,6 +27,9 @@ from scillm.errors import APIError, ConnectionError, ScillmError, error_from_res
 
 __all__ = ["MAX_ATTEMPTS", "BatchApi", "checked_id"]
 
+if TYPE_CHECKING:
+    import aiohttp
+
 T = TypeVar("T")
 
 MAX_ATTEMPTS = 8
@@ -34,6 +37,7 @@ BASE_PAUSE_S = 1.0
 MAX_PAUSE_S = 60.0
 REQUEST_TIMEOUT_S = 600.0
 _CHUNK = 1 << 20
+MAX_REPLY_BYTES = 16 * 1024 * 1024
 
 
 _ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.:-]{0,199}")
@@ -48,6 +52,18 @@ def checked_id(value: object, what: str, provider: str) -> str:
             provider=provider,
         )
     return value
+
+
+async def _read_capped(resp: aiohttp.ClientResponse) -> bytes:
+    """A JSON reply's body, refused past :data:`MAX_REPLY_BYTES` (a file's content is streamed
+    to disk instead)."""
+    parts, size = [], 0
+    async for chunk in resp.content.iter_chunked(_CHUNK):
+        size += len(chunk)
+        if size > MAX_REPLY_BYTES:
+            raise APIError(f"{resp.url} sent over {MAX_REPLY_BYTES} bytes for a JSON reply")
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _retryable(exc: ScillmError) -> bool:
@@ -105,14 +121,11 @@ class BatchApi:
             sess = await _http.session()
             try:
                 timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
-                async with sess.get(url, headers=self.headers, timeout=timeout) as resp:
-                    if resp.status >= 400:
-                        text = (await resp.read()).decode("utf-8", "replace")
-                        raise error_from_response(
-                            resp.status, text, resp.headers, provider=self.provider
-                        )
-                    if target is None:
-                        return await resp.read()
+                async with sess.get(
+                    url, headers=self.headers, timeout=timeout, allow_redirects=False
+                ) as resp:
+                    if target is None or resp.status >= 300:
+                        return self._checked(resp, await _read_capped(resp))
                     with open(target, "wb") as f:
                         async for chunk in resp.content.iter_chunked(_CHUNK):
                             f.write(chunk)
@@ -121,6 +134,22 @@ class BatchApi:
                 raise ConnectionError(f"GET {url} failed: {exc!r}") from exc
 
         return await self._retrying(attempt)
+
+    def _checked(self, resp: aiohttp.ClientResponse, raw: bytes) -> bytes:
+        """``raw`` of a 2xx reply; an error for a redirect (never followed: it would carry the
+        key elsewhere) or an HTTP error."""
+        if 300 <= resp.status < 400:
+            where = resp.headers.get("Location", "?")
+            raise APIError(
+                f"{resp.method} {resp.url} was redirected to {where!r}; refused (set --api-base "
+                "to the server itself)",
+                status_code=resp.status,
+                provider=self.provider,
+            )
+        if resp.status >= 400:
+            text = raw.decode("utf-8", "replace")
+            raise error_from_response(resp.status, text, resp.headers, provider=self.provider)
+        return raw
 
     async def _get_json(self, path: str) -> dict[str, Any]:
         raw = await self._get(path)
@@ -147,16 +176,13 @@ class BatchApi:
                     form.add_field("file", f, filename=path.name, content_type="application/jsonl")
                     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
                     async with sess.post(
-                        url, data=form, headers=self.headers, timeout=timeout
+                        url,
+                        data=form,
+                        headers=self.headers,
+                        timeout=timeout,
+                        allow_redirects=False,
                     ) as resp:
-                        raw = await resp.read()
-                        if resp.status >= 400:
-                            raise error_from_response(
-                                resp.status,
-                                raw.decode("utf-8", "replace"),
-                                resp.headers,
-                                provider=self.provider,
-                            )
+                        raw = self._checked(resp, await _read_capped(resp))
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 raise ConnectionError(f"POST {url} failed: {exc!r}") from exc
             try:
