@@ -298,7 +298,7 @@ def test_a_redirect_is_refused_not_followed(tmp_path: Path) -> None:
                 await api.upload(request)
             with pytest.raises(APIError, match="redirected"):
                 await api.download("file_1", tmp_path / "out.jsonl")
-            with pytest.raises(APIError, match="redirected|HTTP 307"):
+            with pytest.raises(APIError, match=r"redirected|HTTP 307"):
                 await api.create("file_1", {})
         finally:
             await runner.cleanup()
