@@ -76,8 +76,9 @@ def test_sigkill_mid_poll_then_resume_merges_without_resubmitting(
     assert mock_llm.batches.created == created  # polled and merged, nothing resubmitted
     rows = final_rows(rows_out)
     assert sorted(rows) == list(range(ROWS))
-    assert all(r["response"]["choices"][0]["message"]["content"] == f"row {i}"
-               for i, r in rows.items())
+    assert all(
+        r["response"]["choices"][0]["message"]["content"] == f"row {i}" for i, r in rows.items()
+    )
     summary = json.loads(done.stdout)
     assert (summary["succeeded"], summary["skipped"]) == (ROWS, 0)
 
@@ -99,7 +100,8 @@ def test_ctrl_c_leaves_batches_running_and_says_how_to_resume(
     assert "keep running" in stderr and "rerun the same command" in stderr
     assert "Traceback" not in stderr
     assert {mock_llm.batches.status(b) for b in mock_llm.batches.created} <= {
-        "in_progress", "completed"
+        "in_progress",
+        "completed",
     }
 
     # Pointed at another server, the resume is refused: the batches live on the first one.
