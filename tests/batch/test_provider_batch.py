@@ -247,30 +247,62 @@ def test_a_merge_cut_short_is_not_written_twice(
     assert len(mock_llm.batches.created) == 1
 
 
-def test_a_file_uploaded_before_a_crash_becomes_its_batch(
-    mock_llm: MockLLMServer, rows_in: Path, rows_out: Path
-) -> None:
-    """Killed between uploading a request file and creating its batch: the rerun creates the
-    batch from the recorded file instead of uploading the rows again."""
-    write_jsonl(rows_in, [{"id": i, "prompt": f"n {i}"} for i in range(3)])
+def record_uploaded(srv: MockLLMServer, rows_out: Path, rows: int, create: bool) -> None:
+    """What a run killed right after uploading (``create``: after creating the batch too,
+    before recording its id) leaves behind: a state entry with the file and no batch id."""
     state = BatchState.load(state_folder(rows_out))
     request = state.new_request_file()
     lines = [
         {"custom_id": str(i), "method": "POST", "url": "/v1/chat/completions",
          "body": {"model": "mock", "messages": [{"role": "user", "content": f"n {i}"}]}}
-        for i in range(3)
+        for i in range(rows)
     ]  # fmt: skip
     request.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    api = BatchApi(mock_llm.base_url, {"Authorization": f"Bearer {KEY}"}, "openai")
+    api = BatchApi(srv.base_url, {"Authorization": f"Bearer {KEY}"}, "openai")
     file_id = asyncio.run(api.upload(request))
-    state.base = mock_llm.base_url
-    state.batches.append(Submitted(file_id, "mock", 3, 0, 2, request.name))
+    if create:
+        asyncio.run(api.create(file_id, {}))
+    state.base = srv.base_url
+    state.batches.append(Submitted(file_id, "mock", rows, 0, rows - 1, request.name))
     state.save()
-    mock_llm.batches.processing_s = 0.0
+
+
+@pytest.mark.parametrize("created", [False, True], ids=["before-create", "after-create"])
+def test_a_run_killed_around_creating_a_batch_resumes_it(
+    mock_llm: MockLLMServer, rows_in: Path, rows_out: Path, created: bool
+) -> None:
+    """Killed between uploading a request file and recording its batch: the rerun adopts the
+    batch the provider made of the file, or creates it; the rows are not uploaded again."""
+    write_jsonl(rows_in, [{"id": i, "prompt": f"n {i}"} for i in range(3)])
+    # Other batches on the account, newer than the one to find, across list pages.
+    record_uploaded(mock_llm, rows_out, 3, create=created)
+    for _ in range(3):
+        other = rows_out.with_name("other.jsonl")
+        record_uploaded(mock_llm, other, 1, create=True)
     summary = run_provider_batch(options(mock_llm, rows_in, rows_out), FAST)
     assert summary.succeeded == 3
-    assert len(mock_llm.batches.uploads) == 1 and len(mock_llm.batches.created) == 1
+    assert len(mock_llm.batches.uploads) == 4  # ours and the 3 others: nothing re-uploaded
+    assert len(mock_llm.batches.created) == 4  # ours (made now or adopted) and the 3 others
     assert sorted(by_id(rows_out)) == [0, 1, 2]
+
+
+def test_find_by_file_pages_through_the_batches(mock_llm: MockLLMServer, tmp_path: Path) -> None:
+    api = BatchApi(mock_llm.base_url, {}, "openai")
+    request = tmp_path / "chunk-000001.jsonl"
+    line = {"custom_id": "a", "method": "POST", "url": "/v1/chat/completions",
+            "body": {"model": "m", "messages": [{"role": "user", "content": "x"}]}}  # fmt: skip
+    request.write_text(json.dumps(line) + "\n")
+
+    async def main() -> None:
+        files = [await api.upload(request) for _ in range(3)]
+        made = [await api.create(file_id, {}) for file_id in files]
+        api.list_page = 1
+        found = await api.find_by_file(files[0])
+        assert found is not None and found["id"] == made[0]["id"]  # the third page
+        assert await api.find_by_file(files[0], pages=2) is None
+        assert await api.find_by_file("file-never-made") is None
+
+    asyncio.run(main())
 
 
 def test_a_redirect_is_refused_not_followed(tmp_path: Path) -> None:

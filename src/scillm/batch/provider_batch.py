@@ -248,6 +248,21 @@ class ProviderBatchRun:
             f"(input rows {rows})"
         )
 
+    async def _recover(self, entry: Submitted) -> None:
+        """A file uploaded by a run stopped before it recorded the batch: adopt the batch the
+        provider made of it, if any, else create it now."""
+        assert self.api is not None
+        batch = await self.api.find_by_file(entry.input_file_id)
+        if batch is None:
+            await self._create(entry)
+            return
+        entry.batch_id, entry.status = str(batch["id"]), "submitted"
+        self.state.save()
+        self.say(
+            f"found batch {entry.batch_id} of an interrupted run (input rows "
+            f"{entry.first_row}-{entry.last_row})"
+        )
+
     # -- polling and merging ------------------------------------------------------------------
 
     async def _poll(self) -> None:
@@ -259,7 +274,7 @@ class ProviderBatchRun:
                 )
             for entry in self.open_batches:
                 if entry.batch_id is None:
-                    await self._create(entry)  # uploaded by a run stopped before creating it
+                    await self._recover(entry)
                     continue
                 batch = await self.api.retrieve(entry.batch_id)
                 self._progress(entry, batch)

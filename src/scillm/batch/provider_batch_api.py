@@ -38,6 +38,8 @@ MAX_PAUSE_S = 60.0
 REQUEST_TIMEOUT_S = 600.0
 _CHUNK = 1 << 20
 MAX_REPLY_BYTES = 16 * 1024 * 1024
+LIST_PAGE = 100
+MAX_LIST_PAGES = 10
 
 
 _ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.:-]{0,199}")
@@ -80,6 +82,8 @@ class BatchApi:
         self.base = base.rstrip("/")
         self.headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
         self.provider = provider
+        self.list_page = LIST_PAGE
+        """Batches asked for per page when listing."""
         self.retries_after: list[float] = []
         """Waits the server asked for (Retry-After), in order: for tests and the run report."""
 
@@ -208,6 +212,26 @@ class BatchApi:
         batch = await self._post_json("/batches", body)
         checked_id(batch.get("id"), "batch", self.provider)
         return batch
+
+    async def find_by_file(
+        self, file_id: str, pages: int = MAX_LIST_PAGES
+    ) -> dict[str, Any] | None:
+        """The newest batch made of ``file_id`` among the last ``pages`` pages of batches (how a
+        run killed between creating a batch and recording its id finds it), or None."""
+        after = ""
+        for _ in range(pages):
+            page = await self._get_json(f"/batches?limit={self.list_page}{after}")
+            data = page.get("data")
+            if not isinstance(data, list):
+                return None
+            for batch in data:
+                if isinstance(batch, dict) and batch.get("input_file_id") == file_id:
+                    checked_id(batch.get("id"), "batch", self.provider)
+                    return batch
+            if page.get("has_more") is not True or not data or not isinstance(data[-1], dict):
+                return None
+            after = f"&after={checked_id(data[-1].get('id'), 'batch', self.provider)}"
+        return None
 
     async def retrieve(self, batch_id: str) -> dict[str, Any]:
         batch_id = checked_id(batch_id, "batch", self.provider)

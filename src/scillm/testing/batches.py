@@ -7,7 +7,8 @@
         srv.batches.throttle(2, retry_after_s=0.2)   # the next 2 file/batch requests get a 429
 
 Endpoints: ``POST /v1/files`` (multipart ``purpose=batch`` + ``file``), ``GET /v1/files/{id}``,
-``GET /v1/files/{id}/content``, ``POST /v1/batches``, ``GET /v1/batches/{id}``,
+``GET /v1/files/{id}/content``, ``POST /v1/batches``, ``GET /v1/batches`` (newest first,
+``limit``/``after``), ``GET /v1/batches/{id}``,
 ``POST /v1/batches/{id}/cancel``. A batch's state follows the clock: ``in_progress`` (with
 ``request_counts.completed`` growing) until ``processing_s`` has passed, then ``completed``
 (or ``expired``) with an output file and, when any request failed, an error file. Each request
@@ -118,6 +119,7 @@ class MockBatches:
         app.router.add_get("/v1/files/{file_id}", self._guard(self._file))
         app.router.add_get("/v1/files/{file_id}/content", self._guard(self._content))
         app.router.add_post("/v1/batches", self._guard(self._create))
+        app.router.add_get("/v1/batches", self._guard(self._list))
         app.router.add_get("/v1/batches/{batch_id}", self._guard(self._retrieve))
         app.router.add_post("/v1/batches/{batch_id}/cancel", self._guard(self._cancel))
 
@@ -200,6 +202,26 @@ class MockBatches:
             )
             self._batches[batch.id] = batch
             return _json(_batch_object(batch))
+
+    async def _list(self, request: web.Request) -> web.Response:
+        """Newest first, ``limit`` (default 20) per page, from after the batch ``after``."""
+        try:
+            limit = int(request.query.get("limit", "20"))
+        except ValueError:
+            return send.error(400, "limit must be an integer")
+        after = request.query.get("after")
+        now = time.time()
+        with self._lock:
+            batches = list(reversed(self._batches.values()))
+            if after is not None:
+                ids = [b.id for b in batches]
+                batches = batches[ids.index(after) + 1 :] if after in ids else []
+            page = batches[:limit]
+            for batch in page:
+                self._advance(batch, now)
+            data = [_batch_object(b) for b in page]
+        body = {"object": "list", "data": data, "has_more": len(batches) > limit}
+        return _json(body)
 
     async def _retrieve(self, request: web.Request) -> web.Response:
         with self._lock:
