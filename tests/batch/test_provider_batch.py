@@ -239,7 +239,7 @@ def test_a_merge_cut_short_is_not_written_twice(
     state = BatchState.load(state_folder(rows_out))
     entry = state.batches[0]
     entry.request_path(state.folder).write_bytes(mock_llm.batches.uploads[0])
-    entry.status = "submitted"
+    entry.status = "merging"
     state.save()
     again = run_provider_batch(options(mock_llm, rows_in, rows_out), FAST)
     assert again.processed == 0 and rows_out.read_bytes() == before

@@ -169,7 +169,7 @@ class ProviderBatchRun:
                 self.state.save()
         return target == self.target
 
-    def _skip(self, job: Job, seen: IdSet, done: tuple[IdSet, IdSet], open_keys: set[str]) -> bool:
+    def _skip(self, job: Job, seen: IdSet, done: tuple[IdSet, IdSet], open_keys: IdSet) -> bool:
         summary = self.summary
         summary.generated_ids += job.generated
         done_ok, done_failed = done
@@ -326,10 +326,14 @@ class ProviderBatchRun:
                 path = folder / entry.request_file.replace(".jsonl", f".{kind}.jsonl")
                 await self.api.download(file_id, path)
                 files.append(path)
-        jobs = self._jobs_of(entry, self._merged_keys(entry.batch_id))
+        # Rows already written only when a merge of this batch was cut short.
+        merged = self._merged_keys(entry.batch_id) if entry.status == "merging" else set()
+        jobs = self._jobs_of(entry, merged)
         results = results_of(*files)
         plan = self.plan
         rows = list(merged_rows(plan.router, plan.defaults, jobs, results, batch))
+        entry.status = "merging"
+        self.state.save()
         self._write(rows)
         entry.status = "merged"
         self.state.save()

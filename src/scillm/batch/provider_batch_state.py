@@ -8,8 +8,9 @@
 
 ``first_row``/``last_row`` are 0-based indexes of non-blank input lines (the rows the batch
 covers; rows between them that were done already are not in it). ``status`` is ``uploaded``
-(file sent, batch not created yet), ``submitted`` (the provider has the batch) or ``merged``
-(its results are in the output; the request file is deleted then). The file is replaced
+(file sent, batch not recorded yet), ``submitted`` (the provider has the batch), ``merging``
+(its rows are being written: a rerun skips those already in the output) or ``merged`` (its
+results are in the output; the request file is deleted then). The file is replaced
 atomically (temp file, fsync, rename) after every change.
 """
 
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from scillm.batch.idset import IdSet
 
 __all__ = ["STATE_NAME", "BatchState", "Submitted", "state_folder"]
 
@@ -114,11 +117,12 @@ class BatchState:
         """Batches whose results are not merged yet."""
         return [b for b in self.batches if b.status != "merged"]
 
-    def open_keys(self) -> set[str]:
+    def open_keys(self) -> IdSet:
         """Row ids (custom_ids) in batches not merged yet."""
-        keys: set[str] = set()
+        keys = IdSet()
         for batch in self.open_batches():
-            keys.update(custom_ids(batch.request_path(self.folder)))
+            for key in custom_ids(batch.request_path(self.folder)):
+                keys.add(key)
         return keys
 
     def remove_strays(self) -> None:
