@@ -16,7 +16,9 @@ from batch_helpers import batch_env, read_jsonl, run_batch_command, write_jsonl
 from scillm.batch.command import BatchOptions, InputError
 from scillm.batch.provider_batch import ProviderBatchSettings, run_provider_batch
 from scillm.batch.provider_batch_api import BatchApi, checked_id
+from scillm.batch.provider_batch_merge import BATCH_PRICE
 from scillm.batch.provider_batch_state import BatchState, Submitted, state_folder
+from scillm.cost import call_cost
 from scillm.errors import APIError
 from scillm.testing import MockLLMServer
 
@@ -336,3 +338,23 @@ def test_a_redirect_is_refused_not_followed(tmp_path: Path) -> None:
             await runner.cleanup()
 
     asyncio.run(main())
+
+
+def test_rows_carry_run_records_priced_at_the_batch_discount(
+    mock_llm: MockLLMServer, rows_in: Path, rows_out: Path
+) -> None:
+    write_jsonl(rows_in, [{"id": 1, "prompt": "one two three"}])
+    opts = BatchOptions(
+        rows_in, rows_out, model="openai/gpt-4o-mini", api_base=mock_llm.base_url, api_key=KEY
+    )
+    run_provider_batch(opts, FAST)
+    row = by_id(rows_out)[1]
+    record = row["record"]
+    usage = row["response"]["usage"]
+    online = call_cost("openai/gpt-4o-mini", usage["prompt_tokens"], usage["completion_tokens"])
+    assert online is not None and online.usd > 0
+    assert record["cost_usd"] == pytest.approx(online.usd * BATCH_PRICE)
+    assert record["cost_source"].endswith("batch price x0.5")
+    assert (record["source"], record["status"], record["tokens_in"]) == ("batch", "ok", 3)
+    with pytest.raises(InputError, match="--max-cost"):
+        run_provider_batch(BatchOptions(rows_in, rows_out, model="m", max_cost=1.0), FAST)

@@ -38,7 +38,7 @@ from scillm.batch.idset import IdSet
 from scillm.batch.jobs import Job, error_row
 from scillm.batch.provider_batch_api import BatchApi
 from scillm.batch.provider_batch_files import Chunk, Chunker, LineTooLarge
-from scillm.batch.provider_batch_merge import merged_rows, results_of
+from scillm.batch.provider_batch_merge import merged_rows, record_of_batch_row, results_of
 from scillm.batch.provider_batch_requests import Target, build
 from scillm.batch.provider_batch_state import (
     BatchState,
@@ -94,15 +94,15 @@ def check_options(options: BatchOptions) -> None:
             ("--rpm", options.rpm),
             ("--tpm", options.tpm),
             ("--cache", options.cache or None),
+            ("--max-cost", options.max_cost),
         )
         if on is not None
     ]
     if given:
         verb = "does" if len(given) == 1 else "do"
         raise InputError(
-            f"{', '.join(given)} {verb} not apply with --provider-batch: the provider paces "
-            "batches itself and answers each request once; drop the option or run without "
-            "--provider-batch"
+            f"{', '.join(given)} {verb} not apply with --provider-batch (the provider paces "
+            "a batch and bills it as a whole); drop the option or run without --provider-batch"
         )
 
 
@@ -332,6 +332,12 @@ class ProviderBatchRun:
         results = results_of(*files)
         plan = self.plan
         rows = list(merged_rows(plan.router, plan.defaults, jobs, results, batch))
+        for row, _ in rows:
+            job = jobs.get(str(row.get("id")))
+            model = (job.item.get("model") if job else None) or plan.defaults.get("model")
+            record = record_of_batch_row(row, model if isinstance(model, str) else None)
+            plan.meter.add(record["cost_usd"], record["model"])
+            row["record"] = record
         entry.status = "merging"
         self.state.save()
         self._write(rows)

@@ -8,7 +8,9 @@ exactly as an online reply is, without the online mode's one fallback call: a re
 is an error row that keeps its ``response`` (``--retry-failed`` reruns it). A request the
 provider answered with an error, one that expired or was cancelled, and one missing from both
 files are error rows too. ``scillm_router.provider_batch`` marks every row that went through a
-batch (the run report prices those at the batch discount).
+batch, and every row with a reply or a provider error gets its run record (``"record"``,
+:mod:`scillm.runrecord`) priced at :data:`BATCH_PRICE` of the online price, its ``cost_source``
+saying so.
 """
 
 from __future__ import annotations
@@ -26,8 +28,12 @@ from scillm.errors import ScillmError, error_from_response
 from scillm.providers.openai_compat import to_completion
 from scillm.router import Router
 from scillm.router.pipeline import error_type_of
+from scillm.runrecord import build_record
 
-__all__ = ["merged_rows", "results_of"]
+__all__ = ["BATCH_PRICE", "merged_rows", "record_of_batch_row", "results_of"]
+
+BATCH_PRICE = 0.5
+"""What a batch request costs, as a share of the same request online (OpenAI's Batch API)."""
 
 Row = tuple[dict[str, Any], bool]
 
@@ -48,6 +54,22 @@ def results_of(*paths: Path | None) -> dict[str, dict[str, Any]]:
                 if isinstance(line, dict) and isinstance(line.get("custom_id"), str):
                     results.setdefault(line["custom_id"], line)
     return results
+
+
+def record_of_batch_row(row: dict[str, Any], model: str | None) -> dict[str, Any]:
+    """The run record of a merged row, its cost at the batch price (None when unknown)."""
+    meta = row.get("scillm_router") or {}
+    usage = (row.get("response") or {}).get("usage")
+    error = row.get("error") if row.get("ok") is False else None
+    kind = str(error.get("type")) if isinstance(error, dict) else None
+    record = build_record(source="batch", model=model, meta=meta, usage=usage, error_type=kind)
+    if isinstance(record.get("cost_usd"), float) and record.get("cost_source") not in (
+        "no tokens",
+        "cache",
+    ):
+        record["cost_usd"] = round(record["cost_usd"] * BATCH_PRICE, 10)
+        record["cost_source"] = f"{record['cost_source']}, batch price x{BATCH_PRICE:g}"
+    return record
 
 
 def _failure(job: Job, kind: str, message: str, mark: dict[str, Any], error_type: str) -> Row:
