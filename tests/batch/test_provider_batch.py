@@ -20,6 +20,7 @@ from scillm.batch.provider_batch_merge import BATCH_PRICE
 from scillm.batch.provider_batch_state import BatchState, Submitted, state_folder
 from scillm.cost import call_cost
 from scillm.errors import APIError
+from scillm.report import load_run
 from scillm.testing import MockLLMServer
 
 FAST = ProviderBatchSettings(poll_s=0.05)
@@ -356,5 +357,9 @@ def test_rows_carry_run_records_priced_at_the_batch_discount(
     assert record["cost_usd"] == pytest.approx(online.usd * BATCH_PRICE)
     assert record["cost_source"].endswith("batch price x0.5")
     assert (record["source"], record["status"], record["tokens_in"]) == ("batch", "ok", 3)
+    assert record["latency_ms"] >= 0  # the batch's time: the report counts the row as a call
+    report = load_run(rows_out).summary()
+    assert report["calls"] == 1
+    assert report["cost_usd"] == pytest.approx(record["cost_usd"], abs=1e-6)
     with pytest.raises(InputError, match="--max-cost"):
         run_provider_batch(BatchOptions(rows_in, rows_out, model="m", max_cost=1.0), FAST)

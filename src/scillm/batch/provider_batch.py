@@ -332,10 +332,12 @@ class ProviderBatchRun:
         results = results_of(*files)
         plan = self.plan
         rows = list(merged_rows(plan.router, plan.defaults, jobs, results, batch))
+        now = time.time()
         for row, _ in rows:
             job = jobs.get(str(row.get("id")))
             model = (job.item.get("model") if job else None) or plan.defaults.get("model")
-            record = record_of_batch_row(row, model if isinstance(model, str) else None)
+            name = model if isinstance(model, str) else None
+            record = record_of_batch_row(row, name, batch, now)
             plan.meter.add(record["cost_usd"], record["model"])
             row["record"] = record
         entry.status = "merging"

@@ -56,13 +56,28 @@ def results_of(*paths: Path | None) -> dict[str, dict[str, Any]]:
     return results
 
 
-def record_of_batch_row(row: dict[str, Any], model: str | None) -> dict[str, Any]:
-    """The run record of a merged row, its cost at the batch price (None when unknown)."""
+def record_of_batch_row(
+    row: dict[str, Any], model: str | None, batch: Mapping[str, Any], now: float
+) -> dict[str, Any]:
+    """The run record of a merged row: its latency is the batch's (created → merged ``now``),
+    its cost the batch price (None when unknown)."""
     meta = row.get("scillm_router") or {}
     usage = (row.get("response") or {}).get("usage")
     error = row.get("error") if row.get("ok") is False else None
     kind = str(error.get("type")) if isinstance(error, dict) else None
-    record = build_record(source="batch", model=model, meta=meta, usage=usage, error_type=kind)
+    created = batch.get("created_at")
+    latency = None
+    if isinstance(created, int | float) and not isinstance(created, bool) and created <= now:
+        latency = round((now - created) * 1000, 3)
+    record = build_record(
+        source="batch",
+        model=model,
+        meta=meta,
+        usage=usage,
+        error_type=kind,
+        ts=now,
+        latency_ms=latency,
+    )
     if isinstance(record.get("cost_usd"), float) and record.get("cost_source") not in (
         "no tokens",
         "cache",
