@@ -150,6 +150,7 @@ def test_command_line_refusals(mock_llm: MockLLMServer, rows_in: Path, rows_out:
         (["--poll", "-1"], "--poll"),
         (["--rpm", "10"], "--rpm"),
         (["--cache"], "--cache"),
+        (["--executor", "ray"], "--executor"),
     ):
         done = run_batch_command([*args_for(rows_in, rows_out), *extra], env)
         assert done.returncode == 2 and says in done.stderr, (extra, done.stderr)

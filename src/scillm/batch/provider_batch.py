@@ -95,6 +95,8 @@ def check_options(options: BatchOptions) -> None:
             ("--tpm", options.tpm),
             ("--cache", options.cache or None),
             ("--max-cost", options.max_cost),
+            ("--executor ray", None if options.executor == "local" else options.executor),
+            ("--limits", options.limits),
         )
         if on is not None
     ]
