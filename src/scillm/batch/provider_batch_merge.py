@@ -23,7 +23,7 @@ import orjson
 
 from scillm.batch.jobs import Job, error_row
 from scillm.batch.provider_batch_requests import pipeline_of, prepare
-from scillm.batch.rowcall import _reason
+from scillm.batch.rowcall import reason_of
 from scillm.errors import ScillmError, error_from_response
 from scillm.providers.openai_compat import to_completion
 from scillm.router import Router
@@ -102,7 +102,7 @@ def _answered(
     except ScillmError as exc:
         return _failure(job, type(exc).__name__, str(exc), mark, error_type_of(exc))
     pipeline = pipeline_of(router)
-    pipeline._validate(reply, prep)
+    pipeline.validate(reply, prep)
     deployment = prep.route[0][0]
     meta = prep.meta
     meta.update(
@@ -116,7 +116,7 @@ def _answered(
     ok = meta.get("error_type", "ok") == "ok"
     if not ok:
         row["ok"] = False
-        row["error"] = {"type": str(meta.get("error_type")), "message": _reason(meta)}
+        row["error"] = {"type": str(meta.get("error_type")), "message": reason_of(meta)}
     return row, ok
 
 

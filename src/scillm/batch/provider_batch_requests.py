@@ -49,7 +49,7 @@ class Built:
 
 def pipeline_of(router: Router) -> Pipeline:
     """The Router's call pipeline (the steps a batch row shares with online calls)."""
-    return router._pipeline
+    return router.pipeline
 
 
 def prepare(router: Router, defaults: dict[str, Any], job: Job) -> Prepared:
@@ -74,7 +74,7 @@ def build(router: Router, defaults: dict[str, Any], job: Job) -> Built:
             f"provider {provider.name!r} has no batch API; --provider-batch needs an "
             "OpenAI-compatible one (openai, or any server with /v1/files and /v1/batches)"
         )
-    call = Pipeline._call(prep, deployment, prep.messages, prep.params, prep.timeout)
+    call = Pipeline.call_for(prep, deployment, prep.messages, prep.params, prep.timeout)
     endpoint = endpoint_of(call)
     if not endpoint.url.endswith(_CHAT_PATH):
         raise BadRequestError(f"provider {provider.name!r} has no batch API")

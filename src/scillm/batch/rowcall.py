@@ -26,7 +26,7 @@ from scillm.errors import RateLimitError
 from scillm.router import Router
 from scillm.runrecord import build_record
 
-__all__ = ["RowCaller", "estimate_tokens"]
+__all__ = ["RowCaller", "estimate_tokens", "reason_of"]
 
 
 def estimate_tokens(request: dict[str, Any]) -> int:
@@ -44,7 +44,8 @@ def estimate_tokens(request: dict[str, Any]) -> int:
     return chars // 4 + 4 * len(request.get("messages") or ()) + int(completion)
 
 
-def _reason(meta: dict[str, Any]) -> str:
+def reason_of(meta: dict[str, Any]) -> str:
+    """Why a reply failed validation, in one line (for the error row)."""
     errors = meta.get("validation_errors") or []
     detail = "; ".join(map(str, errors)) or meta.get("parse_error") or "the reply was empty"
     return f"{meta.get('error_type')}: {detail}"
@@ -149,6 +150,6 @@ class RowCaller:
         ok = meta.get("error_type", "ok") == "ok"
         if not ok:
             row["ok"] = False
-            row["error"] = {"type": str(meta.get("error_type")), "message": _reason(meta)}
+            row["error"] = {"type": str(meta.get("error_type")), "message": reason_of(meta)}
         self._record(row, request, meta=meta, usage=usage, rate_limited=limited)
         return row, ok

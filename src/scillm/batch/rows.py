@@ -30,7 +30,7 @@ from scillm.batch.checkpoint import id_string
 from scillm.batch.jobs import Job, stable_id
 from scillm.errors import BadRequestError
 
-__all__ = ["count_rows", "read_jobs", "request_of", "survey"]
+__all__ = ["count_rows", "job_of_line", "read_jobs", "request_of", "survey"]
 
 ROW_KEYS = frozenset({"id", "messages", "prompt"})
 COMMAND_ONLY = frozenset({"api_base", "base_url", "api_key", "extra_headers", "follow_redirects"})
@@ -71,7 +71,7 @@ def _unusable(content: object, problem: str) -> Job:
     return Job(key, key, None, problem)
 
 
-def _job(number: int, line: bytes) -> Job:
+def job_of_line(number: int, line: bytes) -> Job:
     """The job of input line ``number`` (1-based)."""
     try:
         row = orjson.loads(line)
@@ -106,7 +106,7 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
 def read_jobs(path: Path) -> Iterator[Job]:
     """The jobs of an input file, lazily."""
     for number, line in _lines(path):
-        yield _job(number, line)
+        yield job_of_line(number, line)
 
 
 def survey(path: Path) -> tuple[int, list[str]]:

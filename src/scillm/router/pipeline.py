@@ -235,7 +235,7 @@ class Pipeline:
             if cached is not None:
                 prep.meta["cache_hit"] = True
                 resp = ChatCompletion(cached)
-                self._validate(resp, prep)
+                self.validate(resp, prep)
                 return self._stamp(resp, prep)
         self._admit(prep)
         try:
@@ -258,7 +258,7 @@ class Pipeline:
             if plan is None or plan.mode != "json_schema" or exc.status_code != 400:
                 raise
             return await self._fallback(prep, plan)
-        valid = self._validate(resp, prep)
+        valid = self.validate(resp, prep)
         if plan is not None and not valid:
             return await self._fallback(prep, plan)
         return resp
@@ -268,10 +268,10 @@ class Pipeline:
         prep.meta["fallback_used"] = True
         prep.meta["response_format_used"] = "json_object"
         resp = await self._send(prep, messages, params, _complete)
-        self._validate(resp, prep)
+        self.validate(resp, prep)
         return resp
 
-    def _validate(self, resp: ChatCompletion, prep: Prepared) -> bool:
+    def validate(self, resp: ChatCompletion, prep: Prepared) -> bool:
         """Record the reply's validity in meta; replace repaired JSON by its canonical form."""
         meta = prep.meta
         content = _content(resp)
@@ -400,7 +400,7 @@ class Pipeline:
             if timeout <= 0:
                 _release(deployment, ticket, None)
                 raise run.out_of_time()
-            call = self._call(prep, deployment, messages, params, timeout)
+            call = self.call_for(prep, deployment, messages, params, timeout)
             run.stats["attempts"] += 1
             deployment.in_flight += 1
             t0 = time.perf_counter()
@@ -451,7 +451,7 @@ class Pipeline:
         raise outcome
 
     @staticmethod
-    def _call(
+    def call_for(
         prep: Prepared,
         dep: Deployment,
         messages: list[dict[str, Any]],

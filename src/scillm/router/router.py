@@ -127,6 +127,12 @@ class Router:
         return sorted(self._pipeline.groups)
 
     @property
+    def pipeline(self) -> Pipeline:
+        """The call pipeline every call of this Router runs through (for tools that prepare,
+        send or validate a call step by step, such as provider batches)."""
+        return self._pipeline
+
+    @property
     def cache(self) -> ResponseCache | None:
         return self._pipeline.cache
 

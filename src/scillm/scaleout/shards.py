@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scillm.batch.jobs import Job
-from scillm.batch.rows import _job
+from scillm.batch.rows import job_of_line
 
 __all__ = ["Shard", "plan_shards", "read_shard"]
 
@@ -66,5 +66,5 @@ def read_shard(path: Path, shard: Shard) -> Iterator[Job]:
             if number == 1 and line.startswith(_BOM):
                 line = line[len(_BOM) :]
             if line.strip():
-                yield _job(number, line)
+                yield job_of_line(number, line)
             number += 1
