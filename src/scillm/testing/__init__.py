@@ -7,12 +7,15 @@
         ...  # call srv.base_url with any OpenAI-compatible client
         assert len(srv.requests) == 3
 
-Under pytest, the ``mock_llm`` fixture (``scillm.testing.pytest_plugin``) yields a running server.
+``ScriptedModel`` serves a script of answers and faults, one per request, to any engine through
+a Router (``model.router()``). Under pytest, the ``mock_llm`` fixture
+(``scillm.testing.pytest_plugin``) yields a running server.
 """
 
 from scillm.testing.faults import Fault, FaultKind
 from scillm.testing.ratelimit import RateLimit
 from scillm.testing.replies import ECHO, Echo, Reply, ReplyFunc, ReplySpec, count_tokens
+from scillm.testing.scripted import ScriptedModel, ScriptEntry, ScriptExhausted
 from scillm.testing.server import MockLLMServer, MockStats, RecordedRequest, serve
 
 __all__ = [
@@ -27,6 +30,9 @@ __all__ = [
     "Reply",
     "ReplyFunc",
     "ReplySpec",
+    "ScriptEntry",
+    "ScriptExhausted",
+    "ScriptedModel",
     "count_tokens",
     "serve",
 ]
