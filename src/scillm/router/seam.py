@@ -7,10 +7,11 @@
     resp = await model.acompletion(messages, temperature=0, seed=1)
 
 Every call goes through :meth:`Router.acompletion`, so retries (Retry-After honoured), cooldowns,
-pacing, the cache, budgets and determinism are the Router's. A model string is served by one
+pacing, the cache, budgets and determinism are the Router's. A model string is served by a
 process-wide Router with no model list (one ad-hoc deployment per model, endpoint and key; its
-retry policy is ``SCILLM_RETRY_*`` or 2 retries): it answers what :func:`scillm.acompletion`
-answers, and a 429 or 5xx in a long search is retried instead of ending it. The Router holds no
+retry policy is the ``SCILLM_RETRY_*`` in force when the model is made, else 2 retries): it
+answers what :func:`scillm.acompletion` answers, and a 429 or 5xx in a long search is retried
+instead of ending it (``SCILLM_RETRY_MAX_ATTEMPTS=0`` turns that off). The Router holds no
 event-loop state (each loop gets its own HTTP session), so one model serves every loop.
 """
 
@@ -22,12 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from scillm.providers.registry import default_model
+from scillm.router.retry import env_knobs
 from scillm.router.router import Router
 from scillm.types import ChatCompletion
 
 __all__ = ["EngineModel", "ModelRef", "engine_model", "engine_router"]
 
-_shared: Router | None = None
+_shared: dict[tuple[tuple[str, Any], ...], Router] = {}
 _shared_lock = threading.Lock()
 
 
@@ -59,12 +61,13 @@ ModelRef: TypeAlias = "str | Router | tuple[Router, str] | EngineModel"
 
 
 def engine_router() -> Router:
-    """The Router behind model strings (made on first use, shared by every engine)."""
-    global _shared
+    """The Router behind model strings, shared by every engine (one per ``SCILLM_RETRY_*``)."""
+    knobs = tuple(sorted(env_knobs().items()))
     with _shared_lock:
-        if _shared is None:
-            _shared = Router(image_policy=False)
-        return _shared
+        router = _shared.get(knobs)
+        if router is None:
+            router = _shared[knobs] = Router(image_policy=False)
+        return router
 
 
 def engine_model(
