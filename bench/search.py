@@ -254,10 +254,19 @@ RUNNERS: dict[str, Strategy] = {
 # -- the run --------------------------------------------------------------------------------
 
 
-def _request(problem: dict[str, Any], seed: int, temperature: float) -> tuple[Item, RunConfig]:
+def _request(
+    problem: dict[str, Any], seed: int, temperature: float, uct_c: float | None
+) -> tuple[Item, RunConfig]:
     entry = humaneval.item(problem, {})
     del entry["variants"]
-    args = {"strategy": "mcts", "autogenerate": True, "seed": seed, "temperature": temperature}
+    args: dict[str, Any] = {
+        "strategy": "mcts",
+        "autogenerate": True,
+        "seed": seed,
+        "temperature": temperature,
+    }
+    if uct_c is not None:
+        args["uct_c"] = uct_c
     body = {
         "messages": [],
         "items": [entry],
@@ -274,20 +283,22 @@ async def run(
     seed: int,
     temperature: float,
     parallel: int,
+    uct_c: float | None = None,
+    strategies: tuple[str, ...] = STRATEGIES,
 ) -> list[dict[str, Any]]:
     pool = SandboxPool(2)
     gate = asyncio.Semaphore(parallel)
 
     async def one(problem: dict[str, Any], strategy: str) -> dict[str, Any]:
         async with gate:
-            item, config = _request(problem, seed, temperature)
+            item, config = _request(problem, seed, temperature, uct_c)
             evaluator = Evaluator(pool, time.monotonic() + ITEM_SECONDS)
             started = time.perf_counter()
             outcome = await RUNNERS[strategy](item, config, evaluator, model, budget)
             elapsed = round(time.perf_counter() - started, 3)
             return {"task_id": problem["task_id"], "strategy": strategy, **outcome, "s": elapsed}
 
-    jobs = [one(p, s) for p in problems for s in STRATEGIES]
+    jobs = [one(p, s) for p in problems for s in strategies]
     return list(await asyncio.gather(*jobs))
 
 
@@ -334,7 +345,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
     async def rows_for(model: EngineModel, parallel: int) -> list[dict[str, Any]]:
         if codeworld:
-            return await run(problems, model, args.budget, args.seed, 0.7, parallel)
+            return await run(
+                problems, model, args.budget, args.seed, 0.7, parallel, args.uct_c, args.strategies
+            )
         return await run_proofs(lemmas, model, args.budget, args.seed, parallel)
 
     if args.model == "embedded":
@@ -361,6 +374,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "problems": len(problems) if codeworld else len(lemmas),
             "budget": args.budget,
             "seed": args.seed,
+            "uct_c": args.uct_c,
             "p_fresh": P_FRESH if args.model == "stochastic" else None,
             "repair_gain": args.repair_gain if args.model == "stochastic" else None,
         },
@@ -379,10 +393,20 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repair-gain", type=float, default=REPAIR_GAIN)
     parser.add_argument("--parallel", type=int, default=4, help="problems in flight")
+    parser.add_argument("--uct-c", type=float, default=None, help="MCTS uct_c (default 1.4)")
+    parser.add_argument(
+        "--strategies",
+        type=lambda s: tuple(s.split(",")),
+        default=STRATEGIES,
+        help="CodeWorld strategies, comma-separated",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if args.budget < 2 or args.problems < 1 or args.parallel < 1:
         parser.error("--budget must be >= 2, --problems and --parallel >= 1")
+    unknown = set(args.strategies) - set(STRATEGIES)
+    if unknown:
+        parser.error(f"unknown strategies {sorted(unknown)}; choose from {', '.join(STRATEGIES)}")
     return args
 
 
@@ -392,6 +416,8 @@ if __name__ == "__main__":
     suffix = f"{options.suite}_{options.model}"
     if options.model == "stochastic" and options.repair_gain != REPAIR_GAIN:
         suffix += f"_gain{options.repair_gain:g}"
+    if options.uct_c is not None:
+        suffix += f"_uct{options.uct_c:g}"
     out = options.out or RESULTS / f"search_{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")

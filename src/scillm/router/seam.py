@@ -49,9 +49,8 @@ class EngineModel:
 
     async def acompletion(self, messages: list[dict[str, Any]], **kwargs: Any) -> ChatCompletion:
         """One non-streamed chat completion through the Router's pipeline."""
-        reply: ChatCompletion = await self.router.acompletion(
-            self.model, messages, **{**self.defaults, **kwargs}
-        )
+        call = {**self.defaults, **kwargs, "stream": False}
+        reply: ChatCompletion = await self.router.acompletion(self.model, messages, **call)
         return reply
 
 
