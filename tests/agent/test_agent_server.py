@@ -103,7 +103,8 @@ def test_a_run_cut_short_is_length_not_stop(agent: Agent) -> None:
     )
 
 
-def test_target_failures_are_failures(agent: Agent) -> None:
+def test_target_failures_are_failures(agent: Agent, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCILLM_RETRY_MAX_ATTEMPTS", "0")  # else the Router retries the target
     url, srv, _ = agent("never seen")
     srv.enqueue(Fault.http(500))
     with pytest.raises(scillm.ServerError, match="502"):

@@ -10,7 +10,7 @@ import pytest
 from scillm.certainly.prompts import Task, feedback, parse_reply
 from scillm.certainly.prove import ProofResult, aprove, prove
 from scillm.certainly.verdict import Message, Verdict
-from scillm.testing import Fault, MockLLMServer
+from scillm.testing import Fault, MockLLMServer, ScriptedModel
 
 STATEMENT = "Theorem add_0 : forall n : nat, n + 0 = n."
 WRONG = f"```coq\n{STATEMENT}\n```\n```coq\nProof. reflexivity. Qed.\n```"
@@ -146,10 +146,60 @@ def test_an_unreadable_reply_is_answered_with_the_format() -> None:
 
 def test_a_failing_model_is_recorded_not_raised() -> None:
     with MockLLMServer(reply=RIGHT) as server:
-        server.enqueue(Fault.http(500))
+        server.enqueue(Fault.http(401))  # not retryable
         result = run(server)
     assert result.status == "error" and result.verdict is None and result.statement is None
     assert result.error is not None and "model call failed" in result.error
+    assert len(server.requests) == 1
+
+
+def test_a_model_string_is_retried_through_the_router() -> None:
+    with MockLLMServer(reply=RIGHT) as server:
+        server.enqueue(Fault.http(500), Fault.rate_limit(retry_after=0.05))
+        result = run(server)
+        calls = len(server.requests)
+    assert result.proved and calls == 3
+    with MockLLMServer(reply=RIGHT) as server:
+        server.enqueue(*[Fault.http(503) for _ in range(3)])  # the first try and both retries
+        result = run(server)
+    assert result.status == "error" and "HTTP 503" in (result.error or "")
+
+
+def test_a_429_mid_refinement_is_retried_on_a_router_group() -> None:
+    limited = Fault.rate_limit(retry_after=0.2)
+    with ScriptedModel([WRONG, limited, RIGHT]) as model:
+        router = model.router()
+        result = prove("adding zero changes nothing", model=(router, "scripted"))
+        assert model.calls == 3 and model.left == 0
+    assert result.proved and result.model == "scripted"
+    assert [a.round for a in result.attempts] == [0, 1]
+    assert result.attempts[0].verdict is not None and not result.attempts[0].verdict.proved
+
+
+def test_a_router_with_a_cache_replays_prove_without_the_network(tmp_path: Any) -> None:
+    with ScriptedModel([WRONG, RIGHT]) as model:
+        with model.router(cache=tmp_path / "cache.sqlite") as router:
+            first = prove("adding zero changes nothing", model=router)
+            again = prove("adding zero changes nothing", model=router)
+        assert model.calls == 2
+    assert first.proved and again.proved
+
+    def drafts(result: ProofResult) -> list[tuple[Any, ...]]:
+        return [(a.statement, a.proof, a.verdict and a.verdict.status) for a in result.attempts]
+
+    assert drafts(again) == drafts(first) and len(drafts(first)) == 2
+
+
+def test_a_bad_model_reference_is_refused_before_any_call() -> None:
+    with ScriptedModel() as model:
+        router = model.router()
+        with pytest.raises(ValueError, match="unknown model group 'nope'"):
+            prove("x", model=(router, "nope"))
+        with pytest.raises(ValueError, match="api_base/api_key go with a model string"):
+            prove("x", model=router, api_base=model.base_url)
+        with pytest.raises(TypeError, match="a model is a model string"):
+            prove("x", model=42)  # type: ignore[arg-type]
+        assert model.calls == 0
 
 
 def test_a_missing_prover_is_unavailable_after_one_draft() -> None:

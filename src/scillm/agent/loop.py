@@ -26,6 +26,7 @@ from scillm.agent.tools.base import ToolSource
 from scillm.agent.tools.sandboxed import SandboxTools
 from scillm.agent.tools.toolbox import Toolbox, ToolInvocation
 from scillm.errors import APIError
+from scillm.router.seam import ModelRef
 
 __all__ = ["AgentLoop", "arun_agent", "run_agent"]
 
@@ -181,19 +182,20 @@ class AgentLoop:
 
 async def arun_agent(
     messages: Iterable[Mapping[str, Any]],
-    model: str | ChatModel,
+    model: ModelRef | ChatModel,
     *,
     tools: Toolbox | Iterable[ToolSource | Callable[..., Any]] = (),
     config: AgentConfig | None = None,
     **completion_kwargs: Any,
 ) -> AgentResult:
-    """Run the loop: ``model`` is a model string (sent with ``completion_kwargs``) or a ChatModel.
+    """Run the loop: ``model`` is a model string, a Router or ``(router, group)`` (called through
+    the Router with ``completion_kwargs``), or a ChatModel.
 
     ``tools`` is a :class:`Toolbox` or its sources (tool sources, plain functions). Auto-run uses
     the first :class:`SandboxTools` among them, else a default one.
     """
     config = config or AgentConfig()
-    chat = ScillmChat(model, **completion_kwargs) if isinstance(model, str) else model
+    chat = model if callable(model) else ScillmChat(model, **completion_kwargs)
     box = tools if isinstance(tools, Toolbox) else Toolbox(tools, timeout_s=config.tool_timeout_s)
     runner = None
     if config.auto_run_code_on_code_block:
@@ -205,7 +207,7 @@ async def arun_agent(
 
 def run_agent(
     messages: Iterable[Mapping[str, Any]],
-    model: str | ChatModel,
+    model: ModelRef | ChatModel,
     *,
     tools: Toolbox | Iterable[ToolSource | Callable[..., Any]] = (),
     config: AgentConfig | None = None,

@@ -12,6 +12,10 @@ statement), and on failure the prover's messages go back to the model, up to
 tokens. ``result.statement`` (with ``result.imports``) is the formal statement that was proved:
 a person must still read it, because a proof of a statement that does not say what the
 requirement meant is worth nothing.
+
+``model`` is a model string, a :class:`~scillm.Router` or ``(router, group)``
+(:mod:`scillm.router.seam`): every call goes through the Router's pipeline, so a 429 mid-run
+is retried as its Retry-After says, and a Router's cache, pacing and budget apply.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scillm import _sync
-from scillm._client import acompletion
 from scillm._config import env
 from scillm.certainly.coq_source import assemble as coq_assemble
 from scillm.certainly.engine import DEFAULT_TIMEOUT_S, acheck
@@ -32,6 +35,7 @@ from scillm.certainly.prompts import Task, feedback, first_messages, parse_reply
 from scillm.certainly.verdict import Status, Verdict
 from scillm.errors import ScillmError
 from scillm.providers.registry import default_model
+from scillm.router.seam import ModelRef, engine_model
 
 __all__ = [
     "MODEL_ENV",
@@ -138,7 +142,7 @@ def prove(
     imports: Sequence[str] = (),
     context: str | None = None,
     item_id: str | int = "goal",
-    model: str | None = None,
+    model: ModelRef | None = None,
     api_base: str | None = None,
     api_key: str | None = None,
     temperature: float | None = None,
@@ -152,7 +156,8 @@ def prove(
 ) -> ProofResult:
     """Prove a natural-language ``requirement`` or a formal ``statement`` with a model's help.
 
-    ``model`` defaults to ``SCILLM_CERTAINLY_MODEL``, then scillm's default model. Candidate
+    ``model`` (a model string, a Router or ``(router, group)``) defaults to
+    ``SCILLM_CERTAINLY_MODEL``, then scillm's default model. Candidate
     ``i`` is sampled with ``seed + i`` at ``temperature`` (default 0 for one candidate, 0.7 for
     several). ``imports`` come before the statement. The checker arguments are those of
     :func:`scillm.certainly.check`. Raises ValueError for bad arguments; model and prover
@@ -189,7 +194,7 @@ async def aprove(
     imports: Sequence[str] = (),
     context: str | None = None,
     item_id: str | int = "goal",
-    model: str | None = None,
+    model: ModelRef | None = None,
     api_base: str | None = None,
     api_key: str | None = None,
     temperature: float | None = None,
@@ -208,7 +213,8 @@ async def aprove(
         raise ValueError("axiom_allowlist must be a list of axiom names, not a single string")
     allowlist = list(axiom_allowlist)
     name = model_name(model)
-    ask = model_caller(name, api_base, api_key, temperature, seed, best_of)
+    ref = name if model is None else model
+    ask = model_caller(ref, api_base, api_key, temperature, seed, best_of)
 
     async def check_one(item: dict[str, Any]) -> Verdict:
         [verdict] = await acheck(
@@ -226,29 +232,32 @@ async def aprove(
     )
 
 
-def model_name(model: str | None) -> str:
-    """The model to use: the argument, ``SCILLM_CERTAINLY_MODEL``, then scillm's default."""
-    return model or env(MODEL_ENV) or default_model()
+def model_name(model: ModelRef | None) -> str:
+    """The model to use: the argument, ``SCILLM_CERTAINLY_MODEL``, then scillm's default
+    (a Router's model group by its name)."""
+    if model is None or isinstance(model, str):
+        return model or env(MODEL_ENV) or default_model()
+    return engine_model(model).name
 
 
 def model_caller(
-    name: str,
+    name: ModelRef,
     api_base: str | None,
     api_key: str | None,
     temperature: float | None,
     seed: int,
     best_of: int,
 ) -> Model:
-    """Ask ``name`` through scillm; candidate ``i`` gets ``seed + i`` (see :func:`prove`)."""
+    """Ask ``name`` through its Router; candidate ``i`` gets ``seed + i`` (see :func:`prove`).
+    A model string defaults to ``SCILLM_CERTAINLY_MODEL``, then scillm's default."""
     if temperature is None:
         temperature = 0.0 if best_of == 1 else CANDIDATE_TEMPERATURE
+    ref = model_name(name) if isinstance(name, str) else name
+    model = engine_model(ref, api_base=api_base, api_key=api_key)
 
     async def ask(messages: Messages, candidate: int) -> tuple[str, dict[str, int]]:
-        resp = await acompletion(
-            name,
+        resp = await model.acompletion(
             messages,
-            api_base=api_base,
-            api_key=api_key,
             temperature=temperature,
             seed=seed + candidate,
         )

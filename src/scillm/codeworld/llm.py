@@ -1,4 +1,5 @@
-"""The LLM calls of the search and the judge, through scillm itself, with usage accounting.
+"""The LLM calls of the search and the judge, through the Router (:mod:`scillm.router.seam`),
+with usage accounting: retries honour Retry-After, and a Router's cache, pacing and budget apply.
 
 An LLM failure never raises out of here: it is counted and returned as ``Reply.error``, and the
 caller decides (the search spends the rollout, the judge records the error).
@@ -10,11 +11,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from scillm._client import acompletion
 from scillm.codeworld.settings import LLMSpec
 from scillm.errors import ScillmError
+from scillm.router.seam import EngineModel, ModelRef, engine_model
 
-__all__ = ["LLMUsage", "Reply", "ask", "extract_code"]
+__all__ = ["LLMUsage", "Reply", "ask", "extract_code", "model_of"]
 
 ERROR_CAP = 500
 FENCE = re.compile(r"```([^\n`]*)\n(.*?)```", re.DOTALL)
@@ -54,6 +55,13 @@ class Reply:
     error: str | None = None
 
 
+def model_of(spec: LLMSpec, model: ModelRef | None = None) -> EngineModel:
+    """The model ``spec`` names (with its endpoint), or ``model`` when one is given."""
+    if model is not None:
+        return engine_model(model)
+    return engine_model(spec.model, api_base=spec.api_base, api_key=spec.api_key)
+
+
 async def ask(
     spec: LLMSpec,
     messages: list[dict[str, Any]],
@@ -61,15 +69,15 @@ async def ask(
     seed: int,
     usage: LLMUsage,
     timeout_s: float,
+    model: ModelRef | None = None,
 ) -> Reply:
-    """One chat completion; ``seed`` is sent so a deterministic server repeats itself."""
+    """One chat completion at ``spec.temperature`` through ``model`` (default: ``spec``'s);
+    ``seed`` is sent so a deterministic server repeats itself. ``timeout_s`` bounds the call,
+    retries included."""
     usage.calls += 1
     try:
-        resp = await acompletion(
-            spec.model,
+        resp = await model_of(spec, model).acompletion(
             messages,
-            api_base=spec.api_base,
-            api_key=spec.api_key,
             temperature=spec.temperature,
             seed=seed,
             timeout=max(timeout_s, 1.0),

@@ -13,7 +13,10 @@ again); executions are cached by (code, tests). The search stops at the first pr
 passes every test, or when ``rollouts``, ``max_seconds`` or the LLM (3 failures in a row) run out.
 
 Rewards leave out speed (timing noise would make the tree depend on the machine), so a seed
-(with a deterministic model) repeats the same prompts, tree and trace.
+(with a deterministic model) repeats the same prompts, tree and trace. Every LLM call goes through
+a Router (``model``: a model string, a Router or ``(router, group)``; default the generator of the
+config): a 429 is retried as its Retry-After says, and a Router with a cache replays a seeded
+search without a network call.
 """
 
 from __future__ import annotations
@@ -28,10 +31,11 @@ from typing import Any
 from scillm.codeworld.evaluation import Evaluation, Evaluator
 from scillm.codeworld.fingerprint import shape_hash
 from scillm.codeworld.items import Item, Variant
-from scillm.codeworld.llm import LLMUsage, Reply, ask, extract_code
+from scillm.codeworld.llm import LLMUsage, Reply, ask, extract_code, model_of
 from scillm.codeworld.metrics import search_reward
 from scillm.codeworld.prompts import new_program_messages, repair_messages
 from scillm.codeworld.request import RunConfig, derive_seed
+from scillm.router.seam import EngineModel, ModelRef
 
 __all__ = ["MAX_LLM_FAILURES", "search"]
 
@@ -68,6 +72,7 @@ class _Search:
     evaluator: Evaluator
     deadline: float
     rng: random.Random
+    model: EngineModel
     usage: LLMUsage = field(default_factory=LLMUsage)
     root: Node = field(default_factory=lambda: Node(None))
     shapes: dict[str, Node] = field(default_factory=dict)
@@ -79,14 +84,16 @@ class _Search:
 
 
 async def search(
-    item: Item, config: RunConfig, evaluator: Evaluator
+    item: Item, config: RunConfig, evaluator: Evaluator, *, model: ModelRef | None = None
 ) -> tuple[list[Evaluation], dict[str, Any]]:
-    """Run the search for ``item``; every program it executed, and the search's report."""
+    """Run the search for ``item``; every program it executed, and the search's report.
+    ``model`` replaces the config's generator model (its temperature still applies)."""
+    engine = model_of(config.generator, model)
     spec = config.search
     started = time.monotonic()
     limit = started + spec.max_seconds if spec.max_seconds else math.inf
     rng = random.Random(derive_seed(config.seed, item, "tree"))
-    run = _Search(item, config, evaluator, min(evaluator.deadline, limit), rng)
+    run = _Search(item, config, evaluator, min(evaluator.deadline, limit), rng, engine)
     seeds = [(v, "given") for v in item.variants]
     if spec.autogenerate:
         seeds += await _generate(run)
@@ -236,7 +243,12 @@ async def _ask(run: _Search, messages: list[dict[str, Any]], tag: str) -> Reply:
     seed = derive_seed(run.config.seed, run.item, tag)
     remaining = run.deadline - time.monotonic()
     reply = await ask(
-        run.config.generator, messages, seed=seed, usage=run.usage, timeout_s=remaining
+        run.config.generator,
+        messages,
+        seed=seed,
+        usage=run.usage,
+        timeout_s=remaining,
+        model=run.model,
     )
     if reply.error and len(run.errors) < MAX_ERRORS_KEPT:
         run.errors.append(reply.error)

@@ -7,13 +7,16 @@
         ...  # call srv.base_url with any OpenAI-compatible client
         assert len(srv.requests) == 3
 
-Under pytest, the ``mock_llm`` fixture (``scillm.testing.pytest_plugin``) yields a running server.
+``ScriptedModel`` serves a script of answers and faults, one per request, to any engine through
+a Router (``model.router()``). Under pytest, the ``mock_llm`` fixture
+(``scillm.testing.pytest_plugin``) yields a running server.
 """
 
 from scillm.testing.batches import MockBatches
 from scillm.testing.faults import Fault, FaultKind
 from scillm.testing.ratelimit import RateLimit
 from scillm.testing.replies import ECHO, Echo, Reply, ReplyFunc, ReplySpec, count_tokens
+from scillm.testing.scripted import ScriptedModel, ScriptEntry, ScriptExhausted
 from scillm.testing.server import MockLLMServer, MockStats, RecordedRequest, serve
 
 __all__ = [
@@ -29,6 +32,9 @@ __all__ = [
     "Reply",
     "ReplyFunc",
     "ReplySpec",
+    "ScriptEntry",
+    "ScriptExhausted",
+    "ScriptedModel",
     "count_tokens",
     "serve",
 ]
