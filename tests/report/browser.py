@@ -9,8 +9,10 @@ import base64
 import contextlib
 import itertools
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator
@@ -106,14 +108,16 @@ async def chromium_page() -> AsyncIterator[Page]:
     """A page of a fresh headless Chromium (its own profile, no sandbox: tests run as root)."""
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     assert binary, "needs chromium: apt-get install chromium"
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helpers (zygote, renderers, crashpad) may still write the profile as the
+    # browser exits: they share its process group, which is killed whole below.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         log = Path(profile) / "stderr.log"
         with log.open("w") as stderr:
             proc = subprocess.Popen(
                 [binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
                  "--disable-dev-shm-usage", f"--user-data-dir={profile}/data",
                  "--remote-debugging-port=0", "--window-size=1200,900", "about:blank"],
-                stdout=subprocess.DEVNULL, stderr=stderr,
+                stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True,
             )  # fmt: skip
         try:
             port = await _devtools_port(proc, log)
@@ -124,12 +128,18 @@ async def chromium_page() -> AsyncIterator[Page]:
                 async with http.ws_connect(url, max_msg_size=0) as ws:
                     yield Page(ws)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the browser's process group, SIGKILL it if the browser does not exit."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(10)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 async def _devtools_port(proc: subprocess.Popen[bytes], log: Path) -> int:
