@@ -39,6 +39,7 @@ __all__ = [
     "execute",
     "load_router_config",
     "prepare",
+    "sigterm_cancels",
     "with_endpoint",
 ]
 
@@ -321,7 +322,7 @@ def prepare(options: BatchOptions) -> Plan:
 
 
 @contextmanager
-def _sigterm_cancels(task: asyncio.Task[Any]) -> Iterator[None]:
+def sigterm_cancels(task: asyncio.Task[Any]) -> Iterator[None]:
     """SIGTERM stops the run like Ctrl-C: in-flight rows are cancelled, finished ones written."""
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, task.cancel)
@@ -336,7 +337,7 @@ async def execute(plan: Plan, summary: BatchSummary) -> None:
     task = asyncio.current_task()
     assert task is not None
     if plan.options.executor == "ray":
-        with _sigterm_cancels(task):
+        with sigterm_cancels(task):
             await _execute_on_ray(plan, summary)
         return
     caller = RowCaller(
@@ -354,7 +355,7 @@ async def execute(plan: Plan, summary: BatchSummary) -> None:
         caller = LimitedRowCaller(
             plan.router, plan.defaults, summary, plan.limiter, endpoint, plan.meter
         )
-    with _sigterm_cancels(task):
+    with sigterm_cancels(task):
         await drive(
             read_jobs(plan.options.input),
             caller,

@@ -22,17 +22,16 @@ online mode (without ``--provider-batch``) reruns them too, into the same output
 from __future__ import annotations
 
 import asyncio
-import signal
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from scillm.batch.checkpoint import encode_row
-from scillm.batch.command import BatchOptions, InputError, Plan, prepare
+from scillm.batch.command import BatchOptions, InputError, Plan, prepare, sigterm_cancels
 from scillm.batch.engine import load_done
 from scillm.batch.idset import IdSet
 from scillm.batch.jobs import Job, error_row
@@ -130,7 +129,7 @@ class ProviderBatchRun:
         """Submit, poll, merge; SIGTERM stops it like Ctrl-C."""
         task = asyncio.current_task()
         assert task is not None
-        with _sigterm_cancels(task):
+        with sigterm_cancels(task):
             if self.state.folder.exists():
                 self.state.remove_strays()
             await self._submit_new()
@@ -363,16 +362,6 @@ class ProviderBatchRun:
                 self.summary.succeeded += 1
             else:
                 self.summary.failed += 1
-
-
-@contextmanager
-def _sigterm_cancels(task: asyncio.Task[Any]) -> Iterator[None]:
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, task.cancel)
-    try:
-        yield
-    finally:
-        loop.remove_signal_handler(signal.SIGTERM)
 
 
 def run_provider_batch(
