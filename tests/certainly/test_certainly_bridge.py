@@ -14,8 +14,8 @@ from scillm.certainly import available_backends
 from scillm.certainly.bridge import Bridge
 from scillm.certainly.server import create_app
 from scillm.certainly.settings import SERVICE_LEGACY, BridgeSettings
-from scillm.service import ServiceConfig
 from scillm.router import Router
+from scillm.service import ServiceConfig
 from scillm.testing import Fault, MockLLMServer, ScriptedModel
 
 pytestmark = pytest.mark.requires("coqc", apt="coq")

@@ -163,11 +163,13 @@ async def test_bad_model_references_are_refused_together_with_what_to_pass() -> 
             judge={"model": (router, "judge")},
         )
     problems = {where(p.loc): p.message for p in caught.value.problems}
-    assert "has model groups gen, other; name one: (router, 'group')" in (
-        problems["provider.args.generator_model"]
+    assert (
+        "has model groups gen, other; name one: (router, 'group')"
+        in (problems["provider.args.generator_model"])
     )
-    assert "unknown model group 'judge'; this Router has: gen, other" in (
-        problems["provider.args.judge.model"]
+    assert (
+        "unknown model group 'judge'; this Router has: gen, other"
+        in (problems["provider.args.judge.model"])
     )
     with pytest.raises(InvalidRequest) as caught:
         await aevaluate(
