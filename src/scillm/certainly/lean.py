@@ -184,13 +184,18 @@ class LeanChecker:
             )
         self.fallbacks += 1
         left = deadline - time.monotonic()
-        return await self._fresh(item, source, left) if left > 0 else _timeout(item, timeout_s)
-
-    async def _fresh(self, item: ProofItem, source: LeanSource, timeout_s: float) -> Verdict:
-        async with work_dir(self._toolchain, {SOURCE_FILE: source.text}, MEMORY_MB) as box:
-            ran = await box.run(["--json", SOURCE_FILE], timeout_s)
-        if ran.timed_out:
+        if left <= 0:
             return _timeout(item, timeout_s)
+        return await self._fresh(item, source, left, timeout_s)
+
+    async def _fresh(
+        self, item: ProofItem, source: LeanSource, left_s: float, timeout_s: float | None = None
+    ) -> Verdict:
+        """A fresh ``lean --json`` within ``left_s`` (of the item's ``timeout_s``)."""
+        async with work_dir(self._toolchain, {SOURCE_FILE: source.text}, MEMORY_MB) as box:
+            ran = await box.run(["--json", SOURCE_FILE], left_s)
+        if ran.timed_out:
+            return _timeout(item, left_s if timeout_s is None else timeout_s)
         if ran.problem:
             return Verdict(item.id, "lean4", "failed", (Message("error", None, ran.problem),))
         return judge(
