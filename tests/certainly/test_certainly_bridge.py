@@ -11,10 +11,12 @@ from coq_exploits import EXPLOITS
 from fastapi.testclient import TestClient
 
 from scillm.certainly import available_backends
+from scillm.certainly.bridge import Bridge
 from scillm.certainly.server import create_app
 from scillm.certainly.settings import SERVICE_LEGACY, BridgeSettings
+from scillm.router import Router
 from scillm.service import ServiceConfig
-from scillm.testing import MockLLMServer
+from scillm.testing import Fault, MockLLMServer, ScriptedModel
 
 pytestmark = pytest.mark.requires("coqc", apt="coq")
 
@@ -281,3 +283,27 @@ def test_the_guard_checker_exploits_are_failed_and_name_the_prover_bugs(
         assert result["prover"] == "Coq" and result["version"] == result["backend_version"]
         if result["version"].startswith("8.16"):
             assert {"rocq#20413", "rocq#20455"} <= {bug["id"] for bug in result["known_bugs"]}
+
+
+async def test_the_bridge_takes_a_router_and_its_429_is_retried() -> None:
+    requirement = {"id": "req", "backend": "coq", "requirement_text": "n + 0 = n"}
+    body = {"messages": [], "items": [requirement]}
+    async with ScriptedModel([Fault.rate_limit(retry_after=0.2), PROOF]) as scripted:
+        with scripted.router() as router:
+            data = await Bridge(BridgeSettings(), model=(router, "scripted")).complete(body)
+        calls = scripted.calls
+    [result] = data["results"]
+    assert calls == 2 and result["status"] == "proved"
+    assert result["model"] == data["run_manifest"]["model"] == "scripted"
+
+
+def test_a_bad_model_reference_is_refused_when_the_bridge_is_made() -> None:
+    router = Router(
+        model_list=[{"model_name": "a", "litellm_params": {"model": "openai/x", "api_base": "h"}}]
+    )
+    with pytest.raises(ValueError, match="unknown model group 'b'; this Router has: a"):
+        Bridge(BridgeSettings(), model=(router, "b"))
+    with pytest.raises(ValueError, match="api_base/api_key go with a model string"):
+        Bridge(BridgeSettings(llm_api_base="http://127.0.0.1:9"), model=router)
+    with pytest.raises(TypeError, match="a model is a model string, a scillm Router"):
+        Bridge(BridgeSettings(), model=42)  # type: ignore[arg-type]

@@ -3,6 +3,8 @@ search replays without the network, and the model may be a Router or one of its 
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from scillm.codeworld import aevaluate, mcts
 from scillm.codeworld.evaluation import Evaluator
 from scillm.codeworld.execute import SandboxPool
 from scillm.codeworld.request import parse_request
+from scillm.codeworld.validation import InvalidRequest, where
 from scillm.router import Router
 from scillm.testing import Fault, ScriptedModel
 
@@ -100,3 +103,94 @@ async def test_a_bad_model_is_refused_before_the_search_runs() -> None:
         await _search(router)
     with pytest.raises(ValueError, match="unknown model group 'c'"):
         await _search((router, "c"))
+
+
+def ranking(body: dict[str, Any]) -> str:
+    """A judge that ranks the candidates in the order shown."""
+    labels = re.findall(r"^Candidate (\w):", body["messages"][-1]["content"], re.MULTILINE)
+    return json.dumps({"ranking": labels, "reason": "in order"})
+
+
+JUDGED = {**ITEM, "variants": {"identity": IDENTITY, "abs": FIXED}}
+
+
+async def test_a_judge_given_a_router_retries_a_429_and_succeeds() -> None:
+    script = [Fault.rate_limit(retry_after=RETRY_AFTER_S), ranking]
+    async with ScriptedModel(script) as model:
+        with model.router() as router:
+            judge = {"model": router, "rubric": "be fair"}
+            payload = await aevaluate([JUDGED], judge=judge, seed=3)
+        calls = model.calls
+    [result] = payload["results"]
+    llm = result["judge"]["llm"]
+    assert calls == 2  # the 429, then the same request again
+    assert llm["error"] is None and llm["ranking"] == llm["order"]
+    assert llm["model"] == payload["run_manifest"]["judge_model"] == "scripted"
+    assert llm["usage"]["calls"] == 1 and llm["usage"]["errors"] == 0
+    assert result["best_variant"] == "abs" and result["errors"] == []
+
+
+def two_groups(good: str, bad: str = "http://127.0.0.1:9") -> Router:
+    """Groups ``gen`` (at ``good``) and ``other`` (at a closed port)."""
+    return Router(
+        model_list=[
+            {"model_name": "gen", "litellm_params": {"model": "openai/g", "api_base": good}},
+            {"model_name": "other", "litellm_params": {"model": "openai/o", "api_base": bad}},
+        ],
+        num_retries=0,
+    )
+
+
+async def test_a_router_group_is_the_generator() -> None:
+    async with ScriptedModel([fence(FIXED)]) as model:
+        router = two_groups(model.base_url)
+        payload = await aevaluate(
+            [ITEM], strategy="mcts", rollouts=3, depth=2, seed=1, generator_model=(router, "gen")
+        )
+        calls = model.calls
+    [result] = payload["results"]
+    assert calls == 1 and result["status"] == "solved" and result["best_code"] == FIXED
+    assert payload["run_manifest"]["strategy_params"]["generator_model"] == "gen"
+
+
+async def test_bad_model_references_are_refused_together_with_what_to_pass() -> None:
+    router = two_groups("http://127.0.0.1:9")
+    with pytest.raises(InvalidRequest) as caught:
+        await aevaluate(
+            [ITEM],
+            strategy="mcts",
+            generator_model=router,
+            judge={"model": (router, "judge")},
+        )
+    problems = {where(p.loc): p.message for p in caught.value.problems}
+    assert (
+        "has model groups gen, other; name one: (router, 'group')"
+        in (problems["provider.args.generator_model"])
+    )
+    assert (
+        "unknown model group 'judge'; this Router has: gen, other"
+        in (problems["provider.args.judge.model"])
+    )
+    with pytest.raises(InvalidRequest) as caught:
+        await aevaluate(
+            [ITEM],
+            strategy="mcts",
+            generator_model=(router, "gen"),
+            generator_api_base="http://127.0.0.1:9",
+            judge={"model": 42},
+        )
+    problems = {where(p.loc): p.message for p in caught.value.problems}
+    assert "api_base/api_key go with a model string" in problems["provider.args.generator_model"]
+    assert problems["provider.args.judge.model"].startswith("must be a model string, not int")
+    with pytest.raises(InvalidRequest, match=r"judge\.model: is empty; name a model"):
+        await aevaluate([ITEM], judge={"model": " "})
+
+
+def test_json_carries_model_strings_only() -> None:
+    body = {
+        "messages": [],
+        "items": [ITEM],
+        "provider": {"args": {"judge": {"model": ["router", "group"]}}},
+    }
+    with pytest.raises(InvalidRequest, match=r"judge\.model: must be a model string, not list"):
+        parse_request(body)

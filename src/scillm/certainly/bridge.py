@@ -32,6 +32,7 @@ from scillm.certainly.items import BACKENDS
 from scillm.certainly.prove import ProofResult, make_task, model_caller, model_name, run_pipeline
 from scillm.certainly.settings import BridgeSettings
 from scillm.certainly.verdict import Message, Verdict
+from scillm.router.seam import ModelRef, engine_model
 
 __all__ = ["SCHEMA", "Bridge", "BridgeError"]
 
@@ -45,10 +46,18 @@ SELF_TEST = {
 
 
 class Bridge:
-    """Serves envelopes under one :class:`BridgeSettings`; safe to share between requests."""
+    """Serves envelopes under one :class:`BridgeSettings`; safe to share between requests.
 
-    def __init__(self, settings: BridgeSettings) -> None:
+    ``model`` (a model string, a Router or ``(router, group)``, see :mod:`scillm.router.seam`)
+    writes the proofs of requirements in place of ``settings.model``; a bad reference is a
+    ValueError/TypeError here, before any request."""
+
+    def __init__(self, settings: BridgeSettings, model: ModelRef | None = None) -> None:
         self.settings = settings
+        self._model: ModelRef = model_name(settings.model) if model is None else model
+        if not isinstance(self._model, str):  # a bad reference fails here, not mid-request
+            engine_model(self._model, api_base=settings.llm_api_base, api_key=settings.llm_api_key)
+        self._name = model_name(self._model)
         self._gate = asyncio.Semaphore(settings.max_workers or os.cpu_count() or 1)
 
     async def complete(self, body: object) -> dict[str, Any]:
@@ -87,7 +96,7 @@ class Bridge:
             "default_timeout": self.settings.item_timeout_s,
             "max_seconds": self.settings.max_seconds,
             "max_workers": self.settings.max_workers or os.cpu_count() or 1,
-            "model": model_name(self.settings.model),
+            "model": self._name,
         }
         return ok, {"ok": ok, "backends": backends, "details": details}
 
@@ -166,10 +175,14 @@ class Bridge:
         except ValueError as exc:
             return _entry(item, Verdict(None, None, "error", (_error(str(exc)),)))
         settings = self.settings
-        name = model_name(settings.model)
         temperature = 0.0 if request.deterministic else None
         ask = model_caller(
-            name, settings.llm_api_base, settings.llm_api_key, temperature, 0, request.best_of
+            self._model,
+            settings.llm_api_base,
+            settings.llm_api_key,
+            temperature,
+            0,
+            request.best_of,
         )
 
         async def check_one(draft: dict[str, Any]) -> Verdict:
@@ -181,7 +194,7 @@ class Bridge:
             check_one,
             max_refinements=request.max_refinements,
             best_of=request.best_of,
-            model_name=name,
+            model_name=self._name,
         )
         return _proof_entry(item, result)
 
@@ -212,7 +225,7 @@ class Bridge:
             "isolation": next(
                 (info["isolation"] for info in found.values() if info["isolation"]), None
             ),
-            "model": model_name(self.settings.model),
+            "model": self._name,
         }
 
 

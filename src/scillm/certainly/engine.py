@@ -3,7 +3,8 @@
 Each item runs in its own prover process under a per-item deadline, at most ``max_workers`` at
 a time; a failing, malformed or hung item gets its own verdict and never fails the batch.
 Verdicts come back in input order. With ``warm`` (the default) a batch's Coq audits run in warm
-coqtop processes (:mod:`scillm.certainly.pool`), closed when the batch ends; the verdicts are
+coqtop processes (:mod:`scillm.certainly.pool`), and its Lean items in warm REPLs where one is
+configured (:mod:`scillm.certainly.lean_pool`), closed when the batch ends; the verdicts are
 the ones fresh processes give.
 """
 
@@ -19,7 +20,9 @@ from scillm.certainly.coq import CoqChecker, find_coqc, new_pool
 from scillm.certainly.isolation import isolation
 from scillm.certainly.items import BACKENDS, ProofItem, parse_item
 from scillm.certainly.known_bugs import bugs_for
+from scillm.certainly.lean import MEMORY_MB as LEAN_MEMORY_MB
 from scillm.certainly.lean import LeanChecker, find_lean
+from scillm.certainly.lean_pool import new_lean_pool
 from scillm.certainly.process import Toolchain
 from scillm.certainly.verdict import Message, Verdict
 
@@ -64,7 +67,8 @@ def check(
     names axioms exactly as verdicts report them (``Classical_Prop.classic``, ``Top.my_axiom`` for
     one the Coq item declares; Lean's ``propext``, ``Classical.choice`` and ``Quot.sound`` are
     always allowed). ``coqc_path``/``lean_path`` override ``SCILLM_COQC``/``SCILLM_LEAN`` and PATH.
-    ``warm=False`` audits every Coq item with fresh coqc processes only.
+    ``warm=False`` audits every Coq item with fresh coqc processes only, and checks every Lean
+    item with a fresh lean (else ``SCILLM_LEAN_REPL`` names a REPL to keep warm).
     Raises ValueError only for bad arguments; a bad item gets an ``error`` verdict.
     """
     return _sync.run(
@@ -98,6 +102,10 @@ async def acheck(
     wanted = {p.backend for p in parsed if isinstance(p, ProofItem)}
     toolchains = await _toolchains(wanted, {"coq": coqc_path, "lean4": lean_path})
     workers = max_workers or os.cpu_count() or 1
+    lean = toolchains.get("lean4")
+    lean_pool = None  # made first: a bad SCILLM_LEAN_REPL is a ValueError, before any process
+    if warm and lean is not None and lean.available:
+        lean_pool = new_lean_pool(lean, workers, LEAN_MEMORY_MB)
     coq = toolchains.get("coq")
     pool = new_pool(coq, workers) if warm and coq is not None and coq.available else None
     checkers = {
@@ -107,6 +115,8 @@ async def acheck(
     }
     if pool is not None and coq is not None:
         checkers["coq"] = CoqChecker(coq, allowlist, pool)
+    if lean_pool is not None and lean is not None:
+        checkers["lean4"] = LeanChecker(lean, allowlist, lean_pool)
     gate = asyncio.Semaphore(workers)
 
     async def one(item: ProofItem | Verdict) -> Verdict:
@@ -128,6 +138,8 @@ async def acheck(
     finally:
         if pool is not None:
             await pool.aclose()
+        if lean_pool is not None:
+            await lean_pool.aclose()
 
 
 def available_backends(

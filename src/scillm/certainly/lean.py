@@ -10,6 +10,12 @@ Lean runs in the sandbox (:mod:`scillm.certainly.isolation`), seeing its toolcha
 ``lean --print-prefix``) and the ``LEAN_PATH`` trees read-only, after the source passed the
 command screen: ``#eval`` and every other way to run code while checking is refused.
 
+Warm REPLs: given a leanprover-community ``repl`` (``SCILLM_LEAN_REPL``), a batch checks its
+items in warm REPL processes, one per import header (:mod:`scillm.certainly.lean_pool`): each
+item runs from the header's environment, and its messages are judged exactly as ``lean --json``
+output is. A file whose header is not plain ``import`` lines, and any item the REPL answers out
+of protocol, is checked by a fresh ``lean``.
+
 Recursion: Lean's kernel has no guard checker. The elaborator compiles structural and
 well-founded recursion into recursors and ``WellFounded.fix``, which the kernel checks like any
 term; ``partial def`` is an opaque constant; ``unsafe``, ``implemented_by``, ``@[extern]`` and
@@ -36,6 +42,7 @@ from scillm.certainly.lean_output import (
     strip_comments,
     theorem_names,
 )
+from scillm.certainly.lean_pool import LeanReplPool, split_header
 from scillm.certainly.process import Toolchain, ask, find_toolchain
 from scillm.certainly.screen import screen_lean
 from scillm.certainly.verdict import Message, Verdict, error_verdict
@@ -126,11 +133,15 @@ def _import_line(entry: str) -> str:
 
 
 class LeanChecker:
-    """Checks Lean items with one ``lean`` executable."""
+    """Checks Lean items with one ``lean`` executable, in warm REPLs where a ``pool`` allows."""
 
-    def __init__(self, toolchain: Toolchain, allowlist: frozenset[str]) -> None:
+    def __init__(
+        self, toolchain: Toolchain, allowlist: frozenset[str], pool: LeanReplPool | None = None
+    ) -> None:
         assert toolchain.path is not None
         self._toolchain = toolchain
+        self._pool = pool
+        self.fallbacks = 0  # items the pool was to check that a fresh lean checked instead
         self._version = toolchain.version
         self._known_bugs = bugs_for("lean4", toolchain.version)
         self._allowed = (allowlist | LEAN_STANDARD_AXIOMS) - {SORRY_AXIOM}
@@ -155,11 +166,36 @@ class LeanChecker:
         )
 
     async def _run(self, item: ProofItem, source: LeanSource, timeout_s: float) -> Verdict:
+        """In a warm REPL when the pool takes the item, else (or after an anomaly) fresh."""
+        deadline = time.monotonic() + timeout_s
+        split = split_header(source.text) if self._pool is not None else None
+        if self._pool is None or split is None:
+            return await self._fresh(item, source, timeout_s)
+        header, body = split
+        try:
+            async with self._pool.lease(header, deadline) as repl:
+                lines = None if repl is None else await repl.run(body, deadline)
+        except TimeoutError:
+            return _timeout(item, timeout_s)
+        if lines is not None:
+            output = "\n".join(lines)
+            return judge(
+                item.id, output, returncode=0, stderr="", audit=source.audit, allowed=self._allowed
+            )
+        self.fallbacks += 1
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return _timeout(item, timeout_s)
+        return await self._fresh(item, source, left, timeout_s)
+
+    async def _fresh(
+        self, item: ProofItem, source: LeanSource, left_s: float, timeout_s: float | None = None
+    ) -> Verdict:
+        """A fresh ``lean --json`` within ``left_s`` (of the item's ``timeout_s``)."""
         async with work_dir(self._toolchain, {SOURCE_FILE: source.text}, MEMORY_MB) as box:
-            ran = await box.run(["--json", SOURCE_FILE], timeout_s)
+            ran = await box.run(["--json", SOURCE_FILE], left_s)
         if ran.timed_out:
-            text = f"lean did not finish within the per-item timeout ({timeout_s:g} s); killed"
-            return Verdict(item.id, "lean4", "timeout", (Message("error", None, text),))
+            return _timeout(item, left_s if timeout_s is None else timeout_s)
         if ran.problem:
             return Verdict(item.id, "lean4", "failed", (Message("error", None, ran.problem),))
         return judge(
@@ -170,3 +206,8 @@ class LeanChecker:
             audit=source.audit,
             allowed=self._allowed,
         )
+
+
+def _timeout(item: ProofItem, timeout_s: float) -> Verdict:
+    text = f"lean did not finish within the per-item timeout ({timeout_s:g} s); killed"
+    return Verdict(item.id, "lean4", "timeout", (Message("error", None, text),))

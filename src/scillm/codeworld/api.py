@@ -38,8 +38,12 @@ async def aevaluate(
     ``strategy_config``, ``rollouts``, ``depth``, ``uct_c`` (or ``exploration_constant``),
     ``seed``, ``autogenerate``, ``n_variants``, ``generator_model``, ``generator_api_base``,
     ``generator_api_key``, ``temperature``, ``scoring``, ``judge``, ``judge_mode``, ``weights``.
-    Bad input raises :class:`~scillm.codeworld.InvalidRequest` listing every problem; no
-    sandbox raises :class:`~scillm.EngineUnavailable`.
+    ``generator_model`` and ``judge["model"]`` take a model the way every engine does
+    (:mod:`scillm.router.seam`): a model string, a :class:`~scillm.Router` or
+    ``(router, "group")``; every LLM call goes through the Router's retries, pacing and cache.
+    Bad input (a bad model reference included) raises
+    :class:`~scillm.codeworld.InvalidRequest` listing every problem; no sandbox raises
+    :class:`~scillm.EngineUnavailable`.
     """
     options = {"max_seconds": max_seconds, "session_id": session_id, "track_id": track_id}
     body = {

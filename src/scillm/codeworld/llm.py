@@ -56,9 +56,12 @@ class Reply:
 
 
 def model_of(spec: LLMSpec, model: ModelRef | None = None) -> EngineModel:
-    """The model ``spec`` names (with its endpoint), or ``model`` when one is given."""
+    """``model`` when one is given, else the Router model ``spec`` was given as, else the model
+    string ``spec`` names (with its endpoint)."""
     if model is not None:
         return engine_model(model)
+    if spec.engine is not None:
+        return spec.engine
     return engine_model(spec.model, api_base=spec.api_base, api_key=spec.api_key)
 
 

@@ -5,6 +5,10 @@
                   "scoring": {...}, "judge": {...}, "judge_mode": "lex", "weights": {...}}},
      "options": {"max_seconds": 300, "session_id": "s1", "track_id": "t1"}}
 
+From Python (:func:`scillm.codeworld.aevaluate`), ``generator_model`` and ``judge.model`` may
+also be a :class:`~scillm.Router` or ``(router, group)`` (see :mod:`scillm.router.seam`); JSON
+can only carry model strings, so the bridge takes strings.
+
 The original's top-level ``codeworld_metrics`` (weights), ``codeworld_iterations`` (rollouts),
 ``codeworld_allowed_languages`` and ``request_timeout`` (caps ``max_seconds``) are read too.
 Unknown fields are refused: a typo must not silently change what runs.
@@ -23,6 +27,8 @@ from scillm.codeworld.items import Item, parse_items
 from scillm.codeworld.metrics import BUILTIN_METRICS, DEFAULT_WEIGHTS
 from scillm.codeworld.settings import LLMSpec, env_names, generator_defaults
 from scillm.codeworld.validation import Checker, Loc
+from scillm.router.router import Router
+from scillm.router.seam import EngineModel, engine_model
 
 __all__ = [
     "ARG_KEYS",
@@ -232,14 +238,46 @@ def _search(
 
 def _generator(config: Mapping[str, Any], check: Checker, loc: Loc) -> LLMSpec:
     default = generator_defaults()
-    model = check.string(config.get("generator_model"), (*loc, "generator_model"))
     temperature = check.number(config.get("temperature"), (*loc, "temperature"))
-    return LLMSpec(
-        model=model or default.model,
-        api_base=check.string(config.get("generator_api_base"), (*loc, "generator_api_base")),
-        api_key=check.string(config.get("generator_api_key"), (*loc, "generator_api_key")),
+    spec = _llm(
+        config.get("generator_model"),
+        config.get("generator_api_base"),
+        config.get("generator_api_key"),
+        check,
+        (*loc, "generator_model"),
+        (*loc, "generator_api_base"),
+        (*loc, "generator_api_key"),
+    )
+    return replace(
+        spec,
+        model=spec.model or default.model,
         temperature=default.temperature if temperature is None else temperature,
     )
+
+
+def _llm(
+    model: Any, api_base: Any, api_key: Any, check: Checker, mloc: Loc, bloc: Loc, kloc: Loc
+) -> LLMSpec:
+    """A model string with its endpoint, or the Router model a Python caller gave
+    (``model`` is "" when none was given)."""
+    base, key = check.string(api_base, bloc), check.string(api_key, kloc)
+    if model is None or isinstance(model, str):
+        if model is not None and not model.strip():
+            check.add(mloc, "is empty; name a model, e.g. 'openai/gpt-4o-mini'")
+        return LLMSpec(model=model or "", api_base=base, api_key=key)
+    if not isinstance(model, EngineModel | Router | tuple):
+        check.add(
+            mloc,
+            f"must be a model string, not {type(model).__name__} (from Python: also a "
+            "scillm Router or (router, 'group'))",
+        )
+        return LLMSpec(model="")
+    try:
+        engine = engine_model(model, api_base=base, api_key=key)
+    except (TypeError, ValueError) as exc:
+        check.add(mloc, str(exc))
+        return LLMSpec(model="")
+    return LLMSpec(model=engine.name, engine=engine)
 
 
 def _scoring(raw: Any, check: Checker, loc: Loc) -> ScoringSpec | None:
@@ -262,13 +300,19 @@ def _judge(raw: Any, check: Checker, loc: Loc) -> JudgeSpec | None:
     if obj is None:
         return None
     check.known_keys(obj, ("model", "rubric", "api_base", "api_key"), loc)
-    llm = LLMSpec(
-        model=check.string(obj.get("model"), (*loc, "model"), required=True) or "",
-        api_base=check.string(obj.get("api_base"), (*loc, "api_base")),
-        api_key=check.string(obj.get("api_key"), (*loc, "api_key")),
-        temperature=0.0,
+    if obj.get("model") is None:
+        check.add((*loc, "model"), "is required (a model string)")
+    llm = _llm(
+        obj.get("model"),
+        obj.get("api_base"),
+        obj.get("api_key"),
+        check,
+        (*loc, "model"),
+        (*loc, "api_base"),
+        (*loc, "api_key"),
     )
-    return JudgeSpec(llm, check.string(obj.get("rubric"), (*loc, "rubric")) or DEFAULT_RUBRIC)
+    rubric = check.string(obj.get("rubric"), (*loc, "rubric")) or DEFAULT_RUBRIC
+    return JudgeSpec(replace(llm, temperature=0.0), rubric)
 
 
 def _weights(args: Mapping[str, Any], check: Checker, loc: Loc) -> dict[str, float]:

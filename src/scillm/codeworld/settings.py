@@ -21,10 +21,13 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from scillm._config import Source, env, resolve
 from scillm.providers.registry import default_model
+
+if TYPE_CHECKING:
+    from scillm.router.seam import EngineModel
 
 __all__ = [
     "DEFAULT_MAX_SECONDS",
@@ -55,12 +58,15 @@ def env_names(name: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class LLMSpec:
-    """Which model the search (or the judge) calls, and how."""
+    """Which model the search (or the judge) calls, and how: ``model`` names it (what results
+    record); ``engine``, when set, is the Router model it was given as (a Router or one of
+    its groups), and then ``api_base``/``api_key`` are None (its deployments carry their own)."""
 
     model: str
     api_base: str | None = None
     api_key: str | None = None
     temperature: float = DEFAULT_TEMPERATURE
+    engine: EngineModel | None = None
 
 
 def generator_defaults() -> LLMSpec:
