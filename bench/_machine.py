@@ -1,17 +1,23 @@
-"""What every benchmark records about where its numbers were taken (imported by the scripts)."""
+"""What every benchmark records about where its numbers were taken, and how it shows its
+progress (imported by the scripts; the display is :mod:`scillm.progress`, on stderr)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import importlib.metadata
 import os
 import platform
 import sys
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["machine_info"]
+from scillm.progress import track
+
+__all__ = ["gather_shown", "machine_info"]
+
+T = TypeVar("T")
 
 
 def _cpu_model() -> str | None:
@@ -46,3 +52,16 @@ def machine_info(packages: Iterable[str], note: str) -> dict[str, Any]:
         "loadavg_start": list(os.getloadavg()),
         "note": note,
     }
+
+
+async def gather_shown(description: str, jobs: Sequence[Awaitable[T]], unit: str) -> list[T]:
+    """``asyncio.gather(*jobs)``, showing how many have finished."""
+    with track(description, len(jobs), unit=unit) as shown:
+
+        async def one(job: Awaitable[T]) -> T:
+            try:
+                return await job
+            finally:
+                shown.advance()
+
+        return list(await asyncio.gather(*(one(job) for job in jobs)))

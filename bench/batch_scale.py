@@ -37,6 +37,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from scillm.progress import track
+
 MODES = ("run_batch", "cli")
 DEFAULT_ROWS = 1_000_000
 DEFAULT_CONCURRENCY = 12
@@ -286,11 +288,15 @@ def main() -> None:
     server, base_url = start_server()
     results: dict[str, dict[str, Any]] = {}
     try:
-        with tempfile.TemporaryDirectory(prefix="scillm-batch-scale-") as tmp:
+        with (
+            tempfile.TemporaryDirectory(prefix="scillm-batch-scale-") as tmp,
+            track("batch scale", len(modes), unit="modes") as shown,
+        ):
             for mode in modes:
                 result = measure(mode, args.rows, base_url, args.concurrency, Path(tmp))
                 result["verdicts"] = _verdicts(result)
                 results[mode] = result
+                shown.advance()
     finally:
         server.terminate()
         server.wait(timeout=10)

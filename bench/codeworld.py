@@ -32,6 +32,7 @@ from typing import Any
 
 from scillm import sandbox
 from scillm.codeworld import EngineSettings, aevaluate
+from scillm.progress import track
 from scillm.testing import MockLLMServer
 
 TARGET_EXECUTIONS_PER_S = 40.0
@@ -126,9 +127,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit(f"no bwrap sandbox here: {host['problem']}")
     await throughput(4, args.tests, 0)  # warm-up: imports, the sandbox probe
     runs: dict[int, list[dict[str, Any]]] = {c: [] for c in args.concurrency}
-    for _ in range(args.repeats):
-        for concurrency in args.concurrency:
-            runs[concurrency].append(await throughput(args.variants, args.tests, concurrency))
+    with track("throughput", args.repeats * len(args.concurrency), unit="runs") as shown:
+        for _ in range(args.repeats):
+            for concurrency in args.concurrency:
+                runs[concurrency].append(await throughput(args.variants, args.tests, concurrency))
+                shown.advance()
     rows = []
     for concurrency, samples in runs.items():
         rates = [s["executions_per_s"] for s in samples]

@@ -42,6 +42,8 @@ import orjson
 import yaml
 from _machine import machine_info
 
+from scillm.progress import track
+
 MASTER = "sk-bench-master"
 BODY = {"model": "bench", "messages": [{"role": "user", "content": "a short prompt of six words"}]}
 ROOT = Path(__file__).resolve().parent
@@ -198,30 +200,32 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         config_path.write_text(yaml.safe_dump(config))
         direct, failed = asyncio.run(open_loop(direct_url, args.rate, args.seconds))
         results["direct"] = {"p50_ms": pct(direct, 50), "p99_ms": pct(direct, 99), "failed": failed}
-        for name in args.gateways:
-            port = free_port()
-            proc = start_gateway(name, config_path, port, args.litellm_version)
-            url = f"http://127.0.0.1:{port}/v1/chat/completions"
-            try:
-                asyncio.run(closed_loop(url, min(500, args.requests), args.concurrency))  # warm
-                cpu0 = cpu_seconds(proc.pid)
-                wall, failed = asyncio.run(closed_loop(url, args.requests, args.concurrency))
-                cpu = cpu_seconds(proc.pid) - cpu0
-                lat, lat_failed = asyncio.run(open_loop(url, args.rate, args.seconds))
-            finally:
-                stop(proc)
-            results["gateways"][name] = {
-                "requests": args.requests,
-                "failed": failed + lat_failed,
-                "req_per_s": args.requests / wall,
-                "cpu_s": cpu,
-                "req_per_cpu_s": args.requests / cpu if cpu else None,
-                "p50_ms": pct(lat, 50),
-                "p99_ms": pct(lat, 99),
-                "added_p50_ms": pct(lat, 50) - results["direct"]["p50_ms"],
-                "added_p99_ms": pct(lat, 99) - results["direct"]["p99_ms"],
-                "saturated": args.requests / wall < args.rate,
-            }
+        with track("gateways", len(args.gateways), unit="gateways") as shown:
+            for name in args.gateways:
+                port = free_port()
+                proc = start_gateway(name, config_path, port, args.litellm_version)
+                url = f"http://127.0.0.1:{port}/v1/chat/completions"
+                try:
+                    asyncio.run(closed_loop(url, min(500, args.requests), args.concurrency))  # warm
+                    cpu0 = cpu_seconds(proc.pid)
+                    wall, failed = asyncio.run(closed_loop(url, args.requests, args.concurrency))
+                    cpu = cpu_seconds(proc.pid) - cpu0
+                    lat, lat_failed = asyncio.run(open_loop(url, args.rate, args.seconds))
+                finally:
+                    stop(proc)
+                results["gateways"][name] = {
+                    "requests": args.requests,
+                    "failed": failed + lat_failed,
+                    "req_per_s": args.requests / wall,
+                    "cpu_s": cpu,
+                    "req_per_cpu_s": args.requests / cpu if cpu else None,
+                    "p50_ms": pct(lat, 50),
+                    "p99_ms": pct(lat, 99),
+                    "added_p50_ms": pct(lat, 50) - results["direct"]["p50_ms"],
+                    "added_p99_ms": pct(lat, 99) - results["direct"]["p99_ms"],
+                    "saturated": args.requests / wall < args.rate,
+                }
+                shown.advance()
     finally:
         mock.terminate()
         mock.wait(30)

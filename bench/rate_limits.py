@@ -77,6 +77,8 @@ from typing import IO, Any
 
 from _machine import machine_info  # bench/ is on sys.path when a script runs
 
+from scillm.progress import track
+
 CLIENTS = ("scillm", "scillm-long", "scillm-paced", "litellm", "openai")
 LABELS = {
     "scillm": "scillm Router (short profile, no rpm)",
@@ -743,22 +745,24 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     info = machine_info(PACKAGES, MACHINE_NOTE)
     results: dict[str, dict[str, Any]] = {}
-    for client in args.clients:
-        print(f"  {client}: running ...", file=sys.stderr, flush=True)
-        with mock_server(args) as server:
-            result = run_worker(client, server.base_url, args)
-        add_server_view(result, server.stats)
-        result["targets"] = targets(result)
-        result["targets_apply"] = client in SCILLM_CLIENTS
-        results[client] = result
-        print(
-            f"  {client}: {result['binding_pct']:.1f} % of the {result['binding']} limit, "
-            f"429s {_fmt(result['server_429_pct'], '.2f')} %, "
-            f"{_fmt(result['attempts_per_success'], '.3f')} attempts/success, "
-            f"{result['failures']} failed, {result['wall_s']:.1f} s",
-            file=sys.stderr,
-            flush=True,
-        )
+    with track("rate limits", len(args.clients), unit="clients") as shown:
+        for client in args.clients:
+            print(f"  {client}: running ...", file=sys.stderr, flush=True)
+            with mock_server(args) as server:
+                result = run_worker(client, server.base_url, args)
+            add_server_view(result, server.stats)
+            result["targets"] = targets(result)
+            result["targets_apply"] = client in SCILLM_CLIENTS
+            results[client] = result
+            print(
+                f"  {client}: {result['binding_pct']:.1f} % of the {result['binding']} limit, "
+                f"429s {_fmt(result['server_429_pct'], '.2f')} %, "
+                f"{_fmt(result['attempts_per_success'], '.3f')} attempts/success, "
+                f"{result['failures']} failed, {result['wall_s']:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+            shown.advance()
     info["loadavg_end"] = list(os.getloadavg())
     scillm = {c: r["targets"] for c, r in results.items() if c in SCILLM_CLIENTS}
     return {

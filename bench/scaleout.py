@@ -30,6 +30,7 @@ from _machine import machine_info  # bench/ is on sys.path when a script runs
 
 from scillm.batch.command import BatchOptions, execute, prepare
 from scillm.batch.summary import BatchSummary
+from scillm.progress import track
 from scillm.testing import MockLLMServer, RateLimit
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "scaleout.json"
@@ -110,10 +111,15 @@ def main() -> None:
     runs = []
     try:
         time.sleep(0.5)
-        with tempfile.TemporaryDirectory() as tmp:
-            for workers in (int(w) for w in args.workers.split(",")):
+        counts = [int(w) for w in args.workers.split(",")]
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            track("scaleout", len(counts), unit="runs") as shown,
+        ):
+            for workers in counts:
                 runs.append(_one(args, workers, f"redis://127.0.0.1:{port}/0", Path(tmp)))
                 print(json.dumps(runs[-1]), file=sys.stderr)
+                shown.advance()
     finally:
         ray.shutdown()
         redis_proc.terminate()

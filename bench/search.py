@@ -54,7 +54,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from _machine import machine_info
+from _machine import gather_shown, machine_info
 
 from certainly import lemmas as checker_lemmas  # bench/certainly.py's 50 small lemmas
 from scillm.certainly.prove import aprove
@@ -183,7 +183,7 @@ async def run_proofs(
         }
 
     jobs = [one(i, x, s) for i, x in enumerate(lemmas) for s in PROOF_STRATEGIES]
-    return list(await asyncio.gather(*jobs))
+    return await gather_shown("proofs", jobs, unit="runs")
 
 
 # -- the strategies -------------------------------------------------------------------------
@@ -299,7 +299,7 @@ async def run(
             return {"task_id": problem["task_id"], "strategy": strategy, **outcome, "s": elapsed}
 
     jobs = [one(p, s) for p in problems for s in strategies]
-    return list(await asyncio.gather(*jobs))
+    return await gather_shown("searches", jobs, unit="runs")
 
 
 def summary(rows: list[dict[str, Any]], budget: int) -> dict[str, Any]:

@@ -15,6 +15,7 @@ PUBLIC = (
     "scillm",
     "scillm.router",
     "scillm.batch",
+    "scillm.progress",
     "scillm.codeworld",
     "scillm.certainly",
     "scillm.agent",

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from scillm import _sync
@@ -34,6 +35,7 @@ from scillm.certainly.lean import assemble as lean_assemble
 from scillm.certainly.prompts import Task, feedback, first_messages, parse_reply
 from scillm.certainly.verdict import Status, Verdict
 from scillm.errors import ScillmError
+from scillm.progress import ProgressTask, track
 from scillm.providers.registry import default_model
 from scillm.router.seam import ModelRef, engine_model
 
@@ -153,6 +155,7 @@ def prove(
     axiom_allowlist: Iterable[str] = (),
     coqc_path: str | None = None,
     lean_path: str | None = None,
+    progress: bool = False,
 ) -> ProofResult:
     """Prove a natural-language ``requirement`` or a formal ``statement`` with a model's help.
 
@@ -160,8 +163,9 @@ def prove(
     ``SCILLM_CERTAINLY_MODEL``, then scillm's default model. Candidate
     ``i`` is sampled with ``seed + i`` at ``temperature`` (default 0 for one candidate, 0.7 for
     several). ``imports`` come before the statement. The checker arguments are those of
-    :func:`scillm.certainly.check`. Raises ValueError for bad arguments; model and prover
-    failures are recorded in the result, never raised.
+    :func:`scillm.certainly.check`. ``progress`` shows the attempts on stderr
+    (:mod:`scillm.progress`). Raises ValueError for bad arguments; model and prover failures
+    are recorded in the result, never raised.
     """
     return _sync.run(
         aprove(
@@ -182,6 +186,7 @@ def prove(
             axiom_allowlist=axiom_allowlist,
             coqc_path=coqc_path,
             lean_path=lean_path,
+            progress=progress,
         )
     )
 
@@ -205,6 +210,7 @@ async def aprove(
     axiom_allowlist: Iterable[str] = (),
     coqc_path: str | None = None,
     lean_path: str | None = None,
+    progress: bool = False,
 ) -> ProofResult:
     """Async twin of :func:`prove`."""
     task = make_task(item_id, backend, requirement, statement, imports, context)
@@ -228,7 +234,13 @@ async def aprove(
         return verdict
 
     return await run_pipeline(
-        task, ask, check_one, max_refinements=max_refinements, best_of=best_of, model_name=name
+        task,
+        ask,
+        check_one,
+        max_refinements=max_refinements,
+        best_of=best_of,
+        model_name=name,
+        progress=progress,
     )
 
 
@@ -324,15 +336,20 @@ async def run_pipeline(
     max_refinements: int,
     best_of: int,
     model_name: str,
+    progress: bool = False,
 ) -> ProofResult:
     """Run ``best_of`` candidate conversations for ``task`` and choose the result.
 
     Candidates run concurrently; each stops when proved, when the prover is unavailable, when
     the model fails, or after ``max_refinements`` corrections. A proved attempt wins (the
     earliest round, then the lowest candidate), so the choice does not depend on timing.
+    ``progress`` shows the attempts (at most ``best_of * (max_refinements + 1)``) on stderr.
     """
-    runs = [_candidate(task, i, model, check_one, max_refinements + 1) for i in range(best_of)]
-    attempts = tuple(a for run in await asyncio.gather(*runs) for a in run)
+    rounds = max_refinements + 1
+    label, counts = f"prove {task.id}", ("checked", "proved")
+    with track(label, best_of * rounds, unit="attempts", counts=counts, enabled=progress) as bar:
+        runs = [_candidate(task, i, model, check_one, rounds, bar) for i in range(best_of)]
+        attempts = tuple(a for run in await asyncio.gather(*runs) for a in run)
     best = _best(attempts)
     if best is None or best.verdict is None:
         return ProofResult(
@@ -372,32 +389,39 @@ def _best(attempts: Sequence[Attempt]) -> Attempt | None:
 
 
 async def _candidate(
-    task: Task, index: int, model: Model, check_one: CheckOne, rounds: int
+    task: Task, index: int, model: Model, check_one: CheckOne, rounds: int, bar: ProgressTask
 ) -> list[Attempt]:
     messages = first_messages(task)
     attempts: list[Attempt] = []
+    record = partial(_record, attempts, bar)
     for round_ in range(rounds):
         try:
             content, usage = await model(messages, index)
         except ScillmError as exc:
             error = f"the model call failed: {type(exc).__name__}: {exc}"
-            attempts.append(Attempt(index, round_, error=error))
+            record(Attempt(index, round_, error=error))
             break
         messages.append({"role": "assistant", "content": content})
         draft = parse_reply(content, task)
         if isinstance(draft, str):
-            attempts.append(Attempt(index, round_, usage=usage, error=draft))
+            record(Attempt(index, round_, usage=usage, error=draft))
             messages.append({"role": "user", "content": draft})
             continue
         item = draft.item(task)
         verdict = await check_one(item)
-        attempts.append(
-            Attempt(index, round_, draft.statement, draft.imports, draft.proof, verdict, usage)
-        )
+        record(Attempt(index, round_, draft.statement, draft.imports, draft.proof, verdict, usage))
         if verdict.status in ("proved", "unavailable"):
             break
         messages.append({"role": "user", "content": feedback(verdict, _shown(item), task)})
     return attempts
+
+
+def _record(attempts: list[Attempt], bar: ProgressTask, attempt: Attempt) -> None:
+    attempts.append(attempt)
+    bar.advance()
+    if attempt.verdict is not None:
+        bar.count("checked")
+        bar.count("proved", attempt.verdict.proved)
 
 
 def _shown(item: dict[str, Any]) -> str | None:

@@ -35,6 +35,7 @@ from scillm.codeworld.llm import LLMUsage, Reply, ask, extract_code, model_of
 from scillm.codeworld.metrics import search_reward
 from scillm.codeworld.prompts import new_program_messages, repair_messages
 from scillm.codeworld.request import RunConfig, derive_seed
+from scillm.progress import track
 from scillm.router.seam import EngineModel, ModelRef
 
 __all__ = ["MAX_LLM_FAILURES", "search"]
@@ -84,10 +85,16 @@ class _Search:
 
 
 async def search(
-    item: Item, config: RunConfig, evaluator: Evaluator, *, model: ModelRef | None = None
+    item: Item,
+    config: RunConfig,
+    evaluator: Evaluator,
+    *,
+    model: ModelRef | None = None,
+    progress: bool = False,
 ) -> tuple[list[Evaluation], dict[str, Any]]:
     """Run the search for ``item``; every program it executed, and the search's report.
-    ``model`` replaces the config's generator model (its temperature still applies)."""
+    ``model`` replaces the config's generator model (its temperature still applies);
+    ``progress`` shows the rollouts on stderr (:mod:`scillm.progress`)."""
     engine = model_of(config.generator, model)
     spec = config.search
     started = time.monotonic()
@@ -99,11 +106,19 @@ async def search(
         seeds += await _generate(run)
     await _plant(run, seeds)
     rollouts = 0
-    while not _finished(run):
-        if rollouts >= spec.rollouts:
-            break
-        rollouts += 1
-        await _rollout(run, rollouts)
+    with track(
+        f"mcts {item.id}",
+        spec.rollouts,
+        unit="rollouts",
+        enabled=progress,
+        poll=lambda bar: bar.counts.update(programs=len(run.evaluations)),
+    ) as bar:
+        while not _finished(run):
+            if rollouts >= spec.rollouts:
+                break
+            rollouts += 1
+            await _rollout(run, rollouts)
+            bar.advance()
     return run.evaluations, _report(run, rollouts, time.monotonic() - started)
 
 

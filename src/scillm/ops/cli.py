@@ -170,6 +170,9 @@ def warmup(
     json_output: JsonOpt = False,
     timeout: TimeoutOpt = 60.0,
     concurrency: ConcurrencyOpt = 4,
+    progress: Annotated[
+        bool, typer.Option(help="Show the models answered so far on stderr.")
+    ] = True,
 ) -> None:
     """Send each model one tiny call (max_tokens 8, temperature 0) and report how it answered."""
     from scillm.ops.targets import (
@@ -197,7 +200,12 @@ def warmup(
         )
     try:
         report = run_warmup(
-            targets, api_base=api_base, api_key=api_key, timeout=timeout, concurrency=concurrency
+            targets,
+            api_base=api_base,
+            api_key=api_key,
+            timeout=timeout,
+            concurrency=concurrency,
+            progress=progress,
         )
     except KeyboardInterrupt:
         _interrupted()

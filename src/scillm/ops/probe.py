@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,13 +74,18 @@ async def probe_all(
     api_key: str | None,
     timeout: float,
     concurrency: int,
+    on_result: Callable[[ProbeResult], None] | None = None,
 ) -> list[ProbeResult]:
-    """:func:`probe` every target, at most ``concurrency`` at once; results in target order."""
+    """:func:`probe` every target, at most ``concurrency`` at once; results in target order.
+    ``on_result`` is called with each result as it comes."""
     slots = asyncio.Semaphore(concurrency)
 
     async def bounded(target: Target) -> ProbeResult:
         async with slots:
-            return await probe(target, api_base=api_base, api_key=api_key, timeout=timeout)
+            result = await probe(target, api_base=api_base, api_key=api_key, timeout=timeout)
+        if on_result is not None:
+            on_result(result)
+        return result
 
     return list(await asyncio.gather(*(bounded(target) for target in targets)))
 

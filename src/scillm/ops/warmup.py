@@ -26,6 +26,7 @@ import orjson
 from scillm import _sync
 from scillm.ops.probe import ProbeResult, probe_all
 from scillm.ops.targets import Target
+from scillm.progress import ProgressTask, track
 
 __all__ = ["WarmupReport", "run_warmup", "update_stamp", "write_json"]
 
@@ -61,14 +62,27 @@ def run_warmup(
     api_key: str | None,
     timeout: float,
     concurrency: int,
+    progress: bool = False,
 ) -> WarmupReport:
-    """Ping every target (see :func:`scillm.ops.probe.probe_all`)."""
-    results = _sync.run(
-        probe_all(
-            targets, api_base=api_base, api_key=api_key, timeout=timeout, concurrency=concurrency
+    """Ping every target (see :func:`scillm.ops.probe.probe_all`); ``progress`` shows the
+    models answered so far on stderr (:mod:`scillm.progress`)."""
+    with track("warmup", len(targets), unit="models", counts=("failed",), enabled=progress) as bar:
+        results = _sync.run(
+            probe_all(
+                targets,
+                api_base=api_base,
+                api_key=api_key,
+                timeout=timeout,
+                concurrency=concurrency,
+                on_result=lambda result: _tally(bar, result),
+            )
         )
-    )
     return WarmupReport(results)
+
+
+def _tally(bar: ProgressTask, result: ProbeResult) -> None:
+    bar.advance()
+    bar.count("failed", not result.ok)
 
 
 def write_json(path: Path, data: Any) -> None:
