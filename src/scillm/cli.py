@@ -13,7 +13,8 @@ import sys
 import time
 import traceback
 from collections.abc import Sequence
-from typing import Any, cast
+from pathlib import Path
+from typing import Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -143,9 +144,32 @@ FEATURE_COMMANDS: tuple[str, ...] = (
 
 @app.command()
 def demo(
-    model: str = typer.Option("local/smollm2", help="Model to run the demo on."),
+    model: Annotated[str, typer.Option(help="Model to run the demo on.")] = "local/smollm2",
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full", help="Everything end to end: batch, extraction, CodeWorld, Coq, agent."
+        ),
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="--full: an empty folder for its files (default: a new temp dir)."),
+    ] = None,
+    rows: Annotated[
+        int | None, typer.Option(min=10, help="--full: rows of the batch step (default 200).")
+    ] = None,
 ) -> None:
-    """Run the main job on the embedded model: completion, stream, JSON schema, fan-out of 8."""
+    """Run the main job on the embedded model: completion, stream, JSON schema, fan-out of 8;
+    --full runs everything end to end (batch, extraction, CodeWorld, Coq, agent, report)."""
+    if not full:
+        if out is not None or rows is not None:
+            raise typer.BadParameter("--out and --rows go with --full")
+        _quick_demo(model)
+        return
+    _full_demo(model, out, rows)
+
+
+def _quick_demo(model: str) -> None:
     from scillm.demo import run_demo
 
     console.print(f"[dim]scillm demo on {model} (offline, no key)[/]")
@@ -157,6 +181,35 @@ def demo(
         f"[green]done[/] in {time.perf_counter() - t0:.2f} s: "
         + ", ".join(f"{k} {v:.2f} s" for k, v in timings.items())
     )
+
+
+def _full_demo(model: str, out: Path | None, rows: int | None) -> None:
+    """``demo --full``: exit 1 unless every step proved what it shows."""
+    import tempfile
+
+    from scillm.demo import DEFAULT_ROWS, run_full_demo
+
+    if out is None:
+        out = Path(tempfile.mkdtemp(prefix="scillm-demo-"))
+    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise typer.BadParameter(f"{out} is not an empty folder: give a new or empty one")
+    out.mkdir(parents=True, exist_ok=True)
+    console.print(
+        f"[dim]scillm demo --full on {model} (offline, no key); files in {out}[/]",
+        highlight=False,
+        soft_wrap=True,
+    )
+    t0 = time.perf_counter()
+    results = run_full_demo(model, out, console.print, rows=rows or DEFAULT_ROWS)
+    bad = [r for r in results if r.outcome != "ok"]
+    took = time.perf_counter() - t0
+    if (out / "report.html").is_file():
+        console.print(f"report: {out / 'report.html'}", highlight=False, soft_wrap=True)
+    if bad:
+        names = ", ".join(f"{r.name} {r.outcome}" for r in bad)
+        console.print(f"[red]{len(bad)} of {len(results)} steps did not pass[/] ({names})")
+        raise typer.Exit(EXIT_FAILURE)
+    console.print(f"[green]all {len(results)} steps passed[/] in {took:.1f} s")
 
 
 def _register_features() -> None:
