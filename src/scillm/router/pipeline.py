@@ -20,6 +20,7 @@ import orjson
 
 from scillm._request import Request, default_timeout
 from scillm._schema import SchemaPlan
+from scillm.cost import price_name
 from scillm.errors import (
     APIError,
     BadRequestError,
@@ -113,7 +114,12 @@ def _new_meta(
         "cache_hit": False,
         "timing_ms": None,
         "queue_ms": 0.0,
-        "retries": {"attempts": 0, "total_sleep_s": 0.0, "last_retry_after_s": None},
+        "retries": {
+            "attempts": 0,
+            "total_sleep_s": 0.0,
+            "last_retry_after_s": None,
+            "rate_limited": 0,
+        },
     }
 
 
@@ -322,6 +328,8 @@ class Pipeline:
                 await aclose()
         if last is not None:
             last["scillm_router"] = self._stamp_meta(prep)
+            if self.budget is not None:
+                self._spent(last, prep.meta)  # its usage: stream_options include_usage
             yield last
 
     async def _with_deadline(self, prep: Prepared, work: Awaitable[T]) -> T:
@@ -343,12 +351,21 @@ class Pipeline:
             raise deadline_error(prep.timeout, prep.meta["retries"], cause) from cause
 
     def _admit(self, prep: Prepared) -> None:
-        if self.budget is None:
+        budget = self.budget
+        if budget is None:
             return
-        reason = self.budget.admit()
-        if reason is not None:
+        names = (price_name(d.provider.name, d.model) for group in prep.route for d in group)
+        unknown = budget.unpriced(names)
+        if unknown is not None:
             prep.meta["error_type"] = "budget_exceeded"
-            raise BudgetExceeded(f"BudgetExceeded: {reason}")
+            raise BudgetExceeded(
+                f"BudgetExceeded: max_cost_usd: the price of {unknown} is unknown, so this "
+                "Router's dollar budget cannot count its calls; nothing was sent. Call a model "
+                "the price list (genai-prices) knows, or use a Router without max_cost_usd"
+            )
+        if budget.admit() is not None:
+            prep.meta["error_type"] = "budget_exceeded"
+            raise BudgetExceeded(budget.message())
 
     async def _send(
         self,
@@ -485,8 +502,13 @@ class Pipeline:
     def _stamp(self, resp: ChatCompletion, prep: Prepared) -> ChatCompletion:
         resp["scillm_router"] = self._stamp_meta(prep)
         if self.budget is not None and not prep.meta["cache_hit"]:
-            self.budget.record(resp.get("usage"))
+            self._spent(resp, prep.meta)
         return resp
+
+    def _spent(self, reply: ChatCompletion | ChatCompletionChunk, meta: dict[str, Any]) -> None:
+        """Count a reply's tokens (and dollars) into the budget."""
+        assert self.budget is not None
+        self.budget.record(reply.get("usage"), price_name(meta["provider"], meta["model"]))
 
 
 def _honour_timeouts(route: list[list[Deployment]]) -> bool:
