@@ -15,6 +15,7 @@ added within a version; a change of meaning bumps ``v``. docs/records.md documen
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -25,7 +26,14 @@ import orjson
 from scillm.cost import call_cost, price_name
 from scillm.types import ChatCompletion
 
-__all__ = ["RECORD_VERSION", "build_record", "read_rows", "record_of", "record_of_reply"]
+__all__ = [
+    "RECORD_VERSION",
+    "RecordLog",
+    "build_record",
+    "read_rows",
+    "record_of",
+    "record_of_reply",
+]
 
 RECORD_VERSION = 1
 
@@ -167,3 +175,24 @@ def read_rows(path: str | Path) -> Iterator[dict[str, Any]]:
                 continue
             if isinstance(row, dict):
                 yield row
+
+
+class RecordLog:
+    """An append-only JSONL file of records (created 0600). Each line is one ``write`` to an
+    ``O_APPEND`` file: concurrent writers, other processes included, never interleave a line."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+    def write(self, line: Mapping[str, Any]) -> None:
+        """Append one JSON object as a line."""
+        if self._fd < 0:
+            raise ValueError(f"the record log {self.path} is closed")
+        os.write(self._fd, orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
+
+    def close(self) -> None:
+        """Close the file (idempotent)."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1

@@ -126,7 +126,8 @@ async def test_max_cost_stops_cleanly_and_a_rerun_resumes(
 
     again = await run_batch(items(40), "id", ask, rows_out, progress=False,
                             max_cost_usd=100 * per_call)  # fmt: skip
-    assert (again.stopped, again.skipped, again.processed) == (None, len(written), 40 - len(written))
+    done = len(written)
+    assert (again.stopped, again.skipped, again.processed) == (None, done, 40 - done)
     assert len(mock_llm.requests) == 40  # the finished rows were not called again
     assert sorted(row["id"] for row in read_jsonl(rows_out)) == list(range(40))
 

@@ -3,7 +3,10 @@ prices; once spent no call is sent (the mock's request log says so), unknown pri
 
 from __future__ import annotations
 
+import json
 import math
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,10 +14,11 @@ import pytest
 import scillm
 from scillm.cost import call_cost
 from scillm.router import Router
-from scillm.testing import MockLLMServer
+from scillm.testing import Fault, MockLLMServer
 
 PRICED = "openai/gpt-4o-mini"
 UNPRICED = "openai/scillm-test-unpriced"
+DOCS = Path(__file__).parents[2] / "docs" / "records.md"
 HI = [{"role": "user", "content": "the same question every time"}]
 
 
@@ -109,3 +113,24 @@ def test_what_is_no_budget_is_refused(value: Any) -> None:
         Router(max_cost_usd=value)
     with pytest.raises(ValueError, match="max_cost_usd must be"):
         Router().set_budget(max_cost_usd=value)
+
+
+def test_record_path_writes_one_record_per_call(mock_llm: MockLLMServer, tmp_path: Path) -> None:
+    path = tmp_path / "calls.jsonl"
+    mock_llm.enqueue(Fault.rate_limit(retry_after=0.01))
+    with Router(model_list(mock_llm), record_path=path, num_retries=2) as router:
+        router.completion(model="fast", messages=HI)
+        mock_llm.enqueue(Fault.http(400))
+        with pytest.raises(scillm.BadRequestError):
+            router.completion(model="fast", messages=HI)
+    fields = re.findall(r"^\| `(\w+)` \|", DOCS.read_text(), flags=re.MULTILINE)
+    ok, refused = (json.loads(line) for line in path.read_text().splitlines())
+    assert list(ok) == list(refused) == fields
+    assert (ok["source"], ok["model"], ok["deployment"], ok["status"]) == (
+        "router", "fast", "fast#0", "ok",
+    )  # fmt: skip
+    assert (ok["attempts"], ok["rate_limited"], ok["retry_after_s"]) == (2, 1, 0.01)
+    assert ok["cost_usd"] > 0 and ok["cost_source"] == "genai-prices"
+    assert (refused["status"], refused["cost_usd"]) == ("BadRequestError", 0)
+    assert refused["attempts"] == 1
+    assert path.stat().st_mode & 0o777 == 0o600

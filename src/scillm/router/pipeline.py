@@ -43,6 +43,7 @@ from scillm.router.images import ImagePolicy, check_images
 from scillm.router.pacing import Ticket, estimate_tokens
 from scillm.router.retry import RetryPolicy, RetrySettings, should_retry
 from scillm.router.structured import fallback_request, validate_reply
+from scillm.runrecord import RecordLog, build_record
 from scillm.types import ChatCompletion, ChatCompletionChunk
 
 __all__ = ["Pipeline", "Prepared", "error_type_of"]
@@ -152,6 +153,7 @@ class Pipeline:
         self.cooldown_s = cooldown_s
         self.allowed_fails = allowed_fails
         self.budget: Budget | None = None
+        self.records: RecordLog | None = None
         self.telemetry = Telemetry()
         self.rng = random.Random()
         self._adhoc: dict[tuple[Any, ...], Deployment] = {}
@@ -248,6 +250,8 @@ class Pipeline:
             resp = await self._with_deadline(prep, self._complete_once(prep))
         except ScillmError as exc:
             exc.scillm_router = self._stamp_meta(prep, error=exc)  # type: ignore[attr-defined]
+            if self.records is not None:
+                self._log(prep, None, type(exc).__name__)
             raise
         cacheable = prep.cache_key is not None and prep.meta["error_type"] == "ok"
         if cacheable and self.cache is not None:
@@ -330,6 +334,8 @@ class Pipeline:
             last["scillm_router"] = self._stamp_meta(prep)
             if self.budget is not None:
                 self._spent(last, prep.meta)  # its usage: stream_options include_usage
+            if self.records is not None:
+                self._log(prep, last.get("usage"))
             yield last
 
     async def _with_deadline(self, prep: Prepared, work: Awaitable[T]) -> T:
@@ -503,7 +509,18 @@ class Pipeline:
         resp["scillm_router"] = self._stamp_meta(prep)
         if self.budget is not None and not prep.meta["cache_hit"]:
             self._spent(resp, prep.meta)
+        if self.records is not None:
+            self._log(prep, resp.get("usage"))
         return resp
+
+    def _log(self, prep: Prepared, usage: Any, error_type: str | None = None) -> None:
+        """Append the call's run record to the Router's record log."""
+        assert self.records is not None
+        model = prep.request.model
+        self.records.write(
+            build_record(source="router", meta=prep.meta, usage=usage, model=model,
+                         error_type=error_type)
+        )  # fmt: skip
 
     def _spent(self, reply: ChatCompletion | ChatCompletionChunk, meta: dict[str, Any]) -> None:
         """Count a reply's tokens (and dollars) into the budget."""

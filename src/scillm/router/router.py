@@ -11,6 +11,7 @@ resp["scillm_router"]  # what happened: deployment, retries, timing, validation,
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
@@ -28,6 +29,7 @@ from scillm.router.images import ImagePolicy, image_policy_from
 from scillm.router.parallel import RouterResult, fan_out, request_kwargs
 from scillm.router.pipeline import Pipeline, error_type_of
 from scillm.router.retry import RetryPolicy, RetrySettings
+from scillm.runrecord import RecordLog
 from scillm.types import ChatCompletionChunk
 
 __all__ = ["DEFAULT_MAX_CONCURRENCY", "Router"]
@@ -91,7 +93,8 @@ class Router:
     budget for the Router's calls (their ``usage`` at :mod:`scillm.cost`'s prices): once spent,
     every new call raises :class:`~scillm.errors.BudgetExceeded` before anything is sent; a
     deployment whose price is unknown is refused (``ValueError`` here, BudgetExceeded for an
-    ad-hoc call).
+    ad-hoc call). ``record_path`` appends one run record (:mod:`scillm.runrecord`) per call to
+    that JSONL file, as ``scillm batch`` rows and the proxy's usage log carry them.
     """
 
     def __init__(
@@ -111,6 +114,7 @@ class Router:
         allowed_fails: int = 0,
         rate_limits: Mapping[str, Mapping[str, float]] | None = None,
         max_cost_usd: float | None = None,
+        record_path: str | os.PathLike[str] | None = None,
     ) -> None:
         if timeout is not None:
             _check_timeout(timeout)
@@ -140,6 +144,8 @@ class Router:
                 deployment.pacer.configure(limits.get("rpm"), limits.get("tpm"))
         if max_cost_usd is not None:
             self._pipeline.budget = _cost_budget(max_cost_usd, groups)
+        if record_path is not None:
+            self._pipeline.records = RecordLog(record_path)
         self._closed = False
 
     @property
@@ -301,6 +307,8 @@ class Router:
             self._closed = True
             if self._pipeline.cache is not None:
                 self._pipeline.cache.close()
+            if self._pipeline.records is not None:
+                self._pipeline.records.close()
 
     def __enter__(self) -> Router:
         return self
