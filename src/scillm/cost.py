@@ -14,7 +14,6 @@ import functools
 import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 
 __all__ = [
     "BudgetReached",
@@ -57,6 +56,8 @@ def _split(model: str) -> tuple[str | None, str]:
 
 
 def _genai_rates(model: str) -> Rates | None:
+    from decimal import Decimal
+
     from genai_prices import Usage, calc_price
 
     provider, name = _split(model)

@@ -1,5 +1,6 @@
-"""Run records: one JSON object per model call, the same in ``scillm batch`` output rows and in
-the proxy's usage log (under the row's ``"record"`` key), read by ``scillm report``.
+"""Run records: one JSON object per model call, the same in ``scillm batch`` output rows,
+``run_batch`` checkpoints and the proxy's usage log (under the row's ``"record"`` key) and in a
+``Router(record_path=...)`` file (one bare record a line), read by ``scillm report``.
 
     {"v": 1, "source": "batch", "ts": 1767225600.125, "model": "openai/gpt-4o-mini",
      "deployment": "openai/gpt-4o-mini#0", "status": "ok", "http_status": null,
