@@ -360,6 +360,15 @@ class Pipeline:
         budget = self.budget
         if budget is None:
             return
+        if budget.meter is not None:
+            self._check_prices(budget, prep)
+        if budget.admit() is not None:
+            prep.meta["error_type"] = "budget_exceeded"
+            raise BudgetExceeded(budget.message())
+
+    @staticmethod
+    def _check_prices(budget: Budget, prep: Prepared) -> None:
+        """Refuse a call a dollar budget could not price, before anything is sent."""
         names = (price_name(d.provider.name, d.model) for group in prep.route for d in group)
         unknown = budget.unpriced(names)
         if unknown is not None:
@@ -369,9 +378,6 @@ class Pipeline:
                 "Router's dollar budget cannot count its calls; nothing was sent. Call a model "
                 "the price list (genai-prices) knows, or use a Router without max_cost_usd"
             )
-        if budget.admit() is not None:
-            prep.meta["error_type"] = "budget_exceeded"
-            raise BudgetExceeded(budget.message())
 
     async def _send(
         self,
