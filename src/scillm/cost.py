@@ -14,9 +14,16 @@ import functools
 import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 
-__all__ = ["BudgetReached", "Cost", "CostMeter", "call_cost", "pricing_available"]
+__all__ = [
+    "BudgetReached",
+    "Cost",
+    "CostMeter",
+    "budget_meter",
+    "call_cost",
+    "price_name",
+    "pricing_available",
+]
 
 _PER_PROBE = 1_000_000
 """Tokens of the probe call that reads a model's per-token prices (exact in Decimal)."""
@@ -49,6 +56,8 @@ def _split(model: str) -> tuple[str | None, str]:
 
 
 def _genai_rates(model: str) -> Rates | None:
+    from decimal import Decimal
+
     from genai_prices import Usage, calc_price
 
     provider, name = _split(model)
@@ -92,6 +101,16 @@ def _rates(model: str) -> Rates | None:
     return None if source is None else _LOOKUPS[source](model)
 
 
+def price_name(provider: str | None, model: str | None) -> str | None:
+    """The name to price a deployment's call by: ``provider/model`` (``model`` alone when it
+    already starts with its provider, or there is none)."""
+    if not model:
+        return None
+    if provider and not model.startswith(provider + "/"):
+        return f"{provider}/{model}"
+    return model
+
+
 def call_cost(model: str | None, tokens_in: int, tokens_out: int) -> Cost | None:
     """The price of one call, or None when the model's price is unknown (or no list is
     installed): an unknown price is never reported as 0."""
@@ -112,11 +131,13 @@ class CostMeter:
     """What a run has spent: dollars of the calls with a known price, and the calls without one.
 
     With a ``limit`` the run stops once ``usd`` reaches it, or at the first call whose price is
-    unknown (a budget cannot count what it cannot price); ``stop_reason`` says which.
+    unknown (a budget cannot count what it cannot price); ``stop_reason`` says which. ``what``
+    names the limit in that reason (``--max-cost``, ``max_cost_usd``).
     """
 
-    def __init__(self, limit: float | None = None) -> None:
+    def __init__(self, limit: float | None = None, what: str = "--max-cost") -> None:
         self.limit = limit
+        self.what = what
         self.usd = 0.0
         self.priced = 0
         self.unknown = 0
@@ -128,7 +149,7 @@ class CostMeter:
             self.unknown += 1
             if self.limit is not None and self.stop_reason is None:
                 self.stop_reason = (
-                    f"the price of {model or 'a model'} is unknown, so a --max-cost budget "
+                    f"the price of {model or 'a model'} is unknown, so a {self.what} budget "
                     "cannot count it"
                 )
             return
@@ -143,3 +164,17 @@ class CostMeter:
             return f"unknown ({self.unknown:,} calls of unknown price)"
         extra = f" + {self.unknown:,} calls of unknown price" if self.unknown else ""
         return f"${self.usd:.4f}{extra}"
+
+
+def budget_meter(limit: float | None, what: str) -> CostMeter:
+    """A meter for a budget of ``limit`` dollars (None: count, never stop). ValueError, naming
+    ``what``, for a limit that is no positive number or when no price list is installed."""
+    if limit is None:
+        return CostMeter(None, what)
+    if isinstance(limit, bool) or not isinstance(limit, int | float) or not limit > 0:
+        raise ValueError(f"{what} must be a positive number of dollars, got {limit!r}")
+    if limit == float("inf"):
+        raise ValueError(f"{what} must be a finite number of dollars (None: no budget)")
+    if pricing_available() is None:
+        raise ValueError(f"{what} needs a price list: pip install 'scillm[report]' (genai-prices)")
+    return CostMeter(float(limit), what)

@@ -11,7 +11,7 @@
     ├── ConnectionError              could not connect, or the connection dropped (also builtin)
     ├── UnknownProviderError         a model string no provider claims (also a ValueError)
     ├── ContentValidationError       a reply that does not satisfy the requested schema
-    ├── BudgetExceeded               a request/token budget ran out (also a RuntimeError)
+    ├── BudgetExceeded               a request/token/dollar budget ran out (also a RuntimeError)
     ├── ImagePolicyError             image payload over the configured limits (also a ValueError)
     └── EngineUnavailable            an engine (embedded model, sandbox, prover) is not installed
 
@@ -117,7 +117,8 @@ class ContentValidationError(ScillmError):
 
 
 class BudgetExceeded(ScillmError, RuntimeError):
-    """A request or token budget ran out. ``results`` holds what completed before it did."""
+    """A request, token or dollar budget ran out (or a dollar budget cannot price a call).
+    ``results`` holds what completed before it did."""
 
     def __init__(self, message: str, *, results: list[Any] | None = None) -> None:
         super().__init__(message)

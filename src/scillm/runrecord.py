@@ -1,5 +1,6 @@
-"""Run records: one JSON object per model call, the same in ``scillm batch`` output rows and in
-the proxy's usage log (under the row's ``"record"`` key), read by ``scillm report``.
+"""Run records: one JSON object per model call, the same in ``scillm batch`` output rows,
+``run_batch`` checkpoints and the proxy's usage log (under the row's ``"record"`` key) and in a
+``Router(record_path=...)`` file (one bare record a line), read by ``scillm report``.
 
     {"v": 1, "source": "batch", "ts": 1767225600.125, "model": "openai/gpt-4o-mini",
      "deployment": "openai/gpt-4o-mini#0", "status": "ok", "http_status": null,
@@ -15,6 +16,7 @@ added within a version; a change of meaning bumps ``v``. docs/records.md documen
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -22,9 +24,17 @@ from typing import Any
 
 import orjson
 
-from scillm.cost import call_cost
+from scillm.cost import call_cost, price_name
+from scillm.types import ChatCompletion
 
-__all__ = ["RECORD_VERSION", "build_record", "read_rows", "record_of"]
+__all__ = [
+    "RECORD_VERSION",
+    "RecordLog",
+    "build_record",
+    "read_rows",
+    "record_of",
+    "record_of_reply",
+]
 
 RECORD_VERSION = 1
 
@@ -41,9 +51,7 @@ def _priced_model(meta: Mapping[str, Any], model: str | None) -> str | None:
     """The name to price: the deployment's provider/model when the Router said, else ``model``."""
     provider, name = meta.get("provider"), meta.get("model")
     if isinstance(name, str) and name:
-        if isinstance(provider, str) and provider and not name.startswith(provider + "/"):
-            return f"{provider}/{name}"
-        return name
+        return price_name(provider if isinstance(provider, str) else None, name)
     return model
 
 
@@ -57,13 +65,14 @@ def build_record(
     ts: float | None = None,
     latency_ms: float | None = None,
     http_status: int | None = None,
-    rate_limited: int = 0,
+    rate_limited: int | None = None,
     cost_usd: float | None = None,
 ) -> dict[str, Any]:
     """The record of one call from the Router's ``scillm_router`` meta and the reply's ``usage``.
 
-    ``error_type`` (None: the meta's) is the failure, ``cost_usd`` a price already known (the
-    proxy's configured one); without it the price comes from :func:`scillm.cost.call_cost`.
+    ``error_type`` (None: the meta's) is the failure, ``rate_limited`` (None: the meta's count)
+    the 429s it got, ``cost_usd`` a price already known (the proxy's configured one); without it
+    the price comes from :func:`scillm.cost.call_cost`.
     """
     meta = meta or {}
     usage = usage if isinstance(usage, Mapping) else {}
@@ -96,7 +105,7 @@ def build_record(
         "queue_ms": _num(meta.get("queue_ms")) or 0.0,
         "attempts": attempts,
         "retries": max(attempts - 1, 0),
-        "rate_limited": rate_limited,
+        "rate_limited": _int(retries.get("rate_limited")) if rate_limited is None else rate_limited,
         "retry_wait_s": _num(retries.get("total_sleep_s")) or 0.0,
         "retry_after_s": _num(retries.get("last_retry_after_s")),
         "cache_hit": cache_hit,
@@ -131,6 +140,29 @@ def record_of(row: Mapping[str, Any]) -> dict[str, Any] | None:
     )
 
 
+def record_of_reply(
+    reply: Any, source: str, error: BaseException | None = None
+) -> dict[str, Any] | None:
+    """The record of what a call returned: a ChatCompletion (``scillm.completion``, a Router
+    reply or fan-out result, or such a dict), else None. With ``error``, the record of a Router
+    call that raised it (None when the error carries no ``scillm_router`` meta)."""
+    if error is not None:
+        meta = getattr(error, "scillm_router", None)
+        if not isinstance(meta, Mapping):
+            return None
+        name = _priced_model(meta, None)
+        return build_record(source=source, meta=meta, model=name, error_type=type(error).__name__)
+    if not isinstance(reply, ChatCompletion) and not (
+        isinstance(reply, Mapping) and reply.get("object") == "chat.completion"
+    ):
+        return None
+    meta = reply.get("scillm_router")
+    meta = meta if isinstance(meta, Mapping) else {}
+    answered = reply.get("model")
+    name = _priced_model(meta, answered if isinstance(answered, str) else None)
+    return build_record(source=source, meta=meta, usage=reply.get("usage"), model=name)
+
+
 def read_rows(path: str | Path) -> Iterator[dict[str, Any]]:
     """The JSON-object lines of a batch output or proxy usage log (a line cut by a crash, or
     one that is no object, is passed over)."""
@@ -144,3 +176,24 @@ def read_rows(path: str | Path) -> Iterator[dict[str, Any]]:
                 continue
             if isinstance(row, dict):
                 yield row
+
+
+class RecordLog:
+    """An append-only JSONL file of records (created 0600). Each line is one ``write`` to an
+    ``O_APPEND`` file: concurrent writers, other processes included, never interleave a line."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+    def write(self, line: Mapping[str, Any]) -> None:
+        """Append one JSON object as a line."""
+        if self._fd < 0:
+            raise ValueError(f"the record log {self.path} is closed")
+        os.write(self._fd, orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
+
+    def close(self) -> None:
+        """Close the file (idempotent)."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1

@@ -82,7 +82,8 @@ def test_meta_records_what_happened(mock_llm: MockLLMServer) -> None:
     assert meta["error_type"] == "ok"
     assert meta["provider"] == "openai" and meta["model"] == "openai/m"
     assert meta["deployment"] == "g#0"
-    assert meta["retries"] == {"attempts": 1, "total_sleep_s": 0.0, "last_retry_after_s": None}
+    retries = {"attempts": 1, "total_sleep_s": 0.0, "last_retry_after_s": None, "rate_limited": 0}
+    assert meta["retries"] == retries
     assert meta["timing_ms"] > 0 and meta["cache_hit"] is False
 
 

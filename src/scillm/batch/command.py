@@ -27,7 +27,7 @@ from scillm.batch.engine import drive
 from scillm.batch.rowcall import RowCaller
 from scillm.batch.rows import count_rows, read_jobs, survey
 from scillm.batch.summary import MAX_PROBLEMS, BatchSummary
-from scillm.cost import CostMeter, call_cost, pricing_available
+from scillm.cost import CostMeter, budget_meter, call_cost
 from scillm.errors import ScillmError
 from scillm.router import Router
 from scillm.scaleout.limits import Limiter, Rates, make_limiter
@@ -239,14 +239,12 @@ def _buckets(options: BatchOptions) -> dict[str, AsyncTokenBucket]:
 
 
 def _meter(max_cost: float | None) -> CostMeter:
-    if max_cost is not None:
-        if not max_cost > 0:
-            raise InputError(f"--max-cost must be a positive number of dollars, got {max_cost}")
-        if pricing_available() is None:
-            raise InputError(
-                "--max-cost needs a price list: pip install 'scillm[report]' (genai-prices)"
-            )
-    return CostMeter(max_cost)
+    try:
+        return budget_meter(max_cost, "--max-cost")
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
 def _limiter(options: BatchOptions) -> Limiter | None:
     """The global limiter of ``--limits`` (checked reachable), or None: the local buckets."""
     if options.executor not in ("local", "ray"):

@@ -19,6 +19,7 @@ from scillm.batch.idset import IdSet
 from scillm.batch.jobs import Job, error_row
 from scillm.batch.summary import BatchSummary
 from scillm.batch.writer import GroupWriter
+from scillm.cost import BudgetReached
 
 __all__ = ["Work", "drive", "load_done"]
 
@@ -161,6 +162,9 @@ async def drive(
             if run.needs_call(job):
                 await run.start(job)
         await run.finish()
+    except BudgetReached as exc:
+        summary.stopped = str(exc)  # a clean stop: the rows in flight have been written
+        raise
     except BaseException:
         summary.interrupted = True
         raise

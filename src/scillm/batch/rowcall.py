@@ -15,13 +15,13 @@ characters / 4 + ``max_tokens``) and settles with the reply's ``usage`` afterwar
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from scillm.batch.buckets import AsyncTokenBucket
 from scillm.batch.jobs import Job, error_row
+from scillm.batch.spend import SpendGate
 from scillm.batch.summary import BatchSummary
-from scillm.cost import BudgetReached, CostMeter
+from scillm.cost import CostMeter
 from scillm.errors import RateLimitError
 from scillm.router import Router
 from scillm.runrecord import build_record
@@ -66,26 +66,15 @@ class RowCaller:
         self.router, self.defaults, self.summary = router, defaults, summary
         self.rpm, self.tpm = rpm, tpm
         self.meter = meter or CostMeter()
-        self._in_flight = 0
-        self._idle = asyncio.Event()
+        self.gate = SpendGate(self.meter)
 
     async def __call__(self, job: Job) -> tuple[dict[str, Any], bool]:
         request = {**self.defaults, **job.item}
         if request.get("model") is None:
             message = "the row names no model: pass --model, or give the row a 'model'"
             return error_row("id", job.id, "BadInput", message), False
-        if self.meter.stop_reason is not None:
-            if self._in_flight:
-                await self._idle.wait()  # the calls in flight finish and are written first
-            raise BudgetReached(self.meter.stop_reason)
-        self._in_flight += 1
-        self._idle.clear()
-        try:
+        async with self.gate.call():  # the calls in flight finish and are written first
             return await self._call(job, request)
-        finally:
-            self._in_flight -= 1
-            if not self._in_flight:
-                self._idle.set()
 
     async def _call(self, job: Job, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         reserved = 0

@@ -26,6 +26,7 @@ _REPORTED = (
     "tokens",
     "rate_limited",
     "interrupted",
+    "stopped",
 )
 
 
@@ -35,6 +36,7 @@ class BatchSummary:
 
     ``processed`` rows were written by this run (``succeeded + failed``); ``skipped`` ids were
     already in the checkpoint (``skipped_failed`` of them as error rows, not retried);
+    ``stopped`` says why a run stopped before its end without being interrupted (its budget);
     ``duplicates`` repeated an id seen earlier in the input. ``os.fspath(summary)`` is the
     results path, so code written for the original (which returned the path) keeps working.
     """
@@ -52,6 +54,7 @@ class BatchSummary:
     tokens: int = 0
     rate_limited: int = 0
     interrupted: bool = False
+    stopped: str | None = None
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
 

@@ -16,47 +16,22 @@ Keys are never written, only their alias. Lines are appended with one ``write`` 
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from scillm.runrecord import record_of
+from scillm.runrecord import RecordLog, read_rows, record_of
 
 __all__ = ["UsageLog", "spent_by_alias"]
 
 
-class UsageLog:
+class UsageLog(RecordLog):
     """An append-only JSONL file (created 0600: it names who called what)."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-
-    def write(self, line: dict[str, Any]) -> None:
+    def write(self, line: Mapping[str, Any]) -> None:
         """Append one request's line, with its run record under ``record``."""
         record = record_of(line)
-        if record is not None:
-            line = {**line, "record": record}
-        os.write(self._fd, orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-
-def _records(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open("rb") as lines:
-        for line in lines:
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue  # a line cut by a crash
-            if isinstance(record, dict):
-                yield record
+        super().write({**line, "record": record} if record is not None else line)
 
 
 def spent_by_alias(path: str | Path) -> dict[str, tuple[int, float]]:
@@ -65,7 +40,7 @@ def spent_by_alias(path: str | Path) -> dict[str, tuple[int, float]]:
     totals: dict[str, tuple[int, float]] = {}
     if not path.exists():
         return totals
-    for record in _records(path):
+    for record in read_rows(path):
         alias = record.get("key_alias")
         response = record.get("response")
         usage = response.get("usage") if isinstance(response, dict) else None

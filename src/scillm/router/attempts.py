@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from scillm.errors import APIError, ScillmError, TimeoutError
+from scillm.errors import APIError, RateLimitError, ScillmError, TimeoutError
 from scillm.router.deployments import Deployment
 from scillm.router.retry import RetryPolicy, retry_delay
 
@@ -101,6 +101,8 @@ class RetryRun:
         """
         self.first_error = self.first_error or exc
         self.last_error = exc
+        if isinstance(exc, RateLimitError):
+            self.stats["rate_limited"] += 1
         if isinstance(exc, TimeoutError) and time.monotonic() >= self.deadline:
             return self.out_of_time()
         if not retryable or self.retries >= self.policy.max_retries:

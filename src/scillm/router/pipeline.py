@@ -20,6 +20,7 @@ import orjson
 
 from scillm._request import Request, default_timeout
 from scillm._schema import SchemaPlan
+from scillm.cost import price_name
 from scillm.errors import (
     APIError,
     BadRequestError,
@@ -42,6 +43,7 @@ from scillm.router.images import ImagePolicy, check_images
 from scillm.router.pacing import Ticket, estimate_tokens
 from scillm.router.retry import RetryPolicy, RetrySettings, should_retry
 from scillm.router.structured import fallback_request, validate_reply
+from scillm.runrecord import RecordLog, build_record
 from scillm.types import ChatCompletion, ChatCompletionChunk
 
 __all__ = ["Pipeline", "Prepared", "error_type_of"]
@@ -113,7 +115,12 @@ def _new_meta(
         "cache_hit": False,
         "timing_ms": None,
         "queue_ms": 0.0,
-        "retries": {"attempts": 0, "total_sleep_s": 0.0, "last_retry_after_s": None},
+        "retries": {
+            "attempts": 0,
+            "total_sleep_s": 0.0,
+            "last_retry_after_s": None,
+            "rate_limited": 0,
+        },
     }
 
 
@@ -146,6 +153,7 @@ class Pipeline:
         self.cooldown_s = cooldown_s
         self.allowed_fails = allowed_fails
         self.budget: Budget | None = None
+        self.records: RecordLog | None = None
         self.telemetry = Telemetry()
         self.rng = random.Random()
         self._adhoc: dict[tuple[Any, ...], Deployment] = {}
@@ -242,6 +250,8 @@ class Pipeline:
             resp = await self._with_deadline(prep, self._complete_once(prep))
         except ScillmError as exc:
             exc.scillm_router = self._stamp_meta(prep, error=exc)  # type: ignore[attr-defined]
+            if self.records is not None:
+                self._log(prep, None, type(exc).__name__)
             raise
         cacheable = prep.cache_key is not None and prep.meta["error_type"] == "ok"
         if cacheable and self.cache is not None:
@@ -322,6 +332,10 @@ class Pipeline:
                 await aclose()
         if last is not None:
             last["scillm_router"] = self._stamp_meta(prep)
+            if self.budget is not None:
+                self._spent(last, prep.meta)  # its usage: stream_options include_usage
+            if self.records is not None:
+                self._log(prep, last.get("usage"))
             yield last
 
     async def _with_deadline(self, prep: Prepared, work: Awaitable[T]) -> T:
@@ -343,12 +357,27 @@ class Pipeline:
             raise deadline_error(prep.timeout, prep.meta["retries"], cause) from cause
 
     def _admit(self, prep: Prepared) -> None:
-        if self.budget is None:
+        budget = self.budget
+        if budget is None:
             return
-        reason = self.budget.admit()
-        if reason is not None:
+        if budget.meter is not None:
+            self._check_prices(budget, prep)
+        if budget.admit() is not None:
             prep.meta["error_type"] = "budget_exceeded"
-            raise BudgetExceeded(f"BudgetExceeded: {reason}")
+            raise BudgetExceeded(budget.message())
+
+    @staticmethod
+    def _check_prices(budget: Budget, prep: Prepared) -> None:
+        """Refuse a call a dollar budget could not price, before anything is sent."""
+        names = (price_name(d.provider.name, d.model) for group in prep.route for d in group)
+        unknown = budget.unpriced(names)
+        if unknown is not None:
+            prep.meta["error_type"] = "budget_exceeded"
+            raise BudgetExceeded(
+                f"BudgetExceeded: max_cost_usd: the price of {unknown} is unknown, so this "
+                "Router's dollar budget cannot count its calls; nothing was sent. Call a model "
+                "the price list (genai-prices) knows, or use a Router without max_cost_usd"
+            )
 
     async def _send(
         self,
@@ -485,8 +514,24 @@ class Pipeline:
     def _stamp(self, resp: ChatCompletion, prep: Prepared) -> ChatCompletion:
         resp["scillm_router"] = self._stamp_meta(prep)
         if self.budget is not None and not prep.meta["cache_hit"]:
-            self.budget.record(resp.get("usage"))
+            self._spent(resp, prep.meta)
+        if self.records is not None:
+            self._log(prep, resp.get("usage"))
         return resp
+
+    def _log(self, prep: Prepared, usage: Any, error_type: str | None = None) -> None:
+        """Append the call's run record to the Router's record log."""
+        assert self.records is not None
+        model = prep.request.model
+        self.records.write(
+            build_record(source="router", meta=prep.meta, usage=usage, model=model,
+                         error_type=error_type)
+        )  # fmt: skip
+
+    def _spent(self, reply: ChatCompletion | ChatCompletionChunk, meta: dict[str, Any]) -> None:
+        """Count a reply's tokens (and dollars) into the budget."""
+        assert self.budget is not None
+        self.budget.record(reply.get("usage"), price_name(meta["provider"], meta["model"]))
 
 
 def _honour_timeouts(route: list[list[Deployment]]) -> bool:

@@ -11,6 +11,7 @@ resp["scillm_router"]  # what happened: deployment, retries, timing, validation,
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
@@ -18,15 +19,17 @@ from typing import Any
 from scillm import _sync
 from scillm._config import env
 from scillm._request import TRANSPORT_CHECKS, Request, normalise
+from scillm.cost import CostMeter, budget_meter, price_name
 from scillm.errors import BudgetExceeded, ScillmError
 from scillm.providers.registry import DEFAULT_MODEL_ENV
 from scillm.router.budget import Budget
 from scillm.router.cache import ResponseCache, open_cache
-from scillm.router.deployments import STRATEGIES, build_groups
+from scillm.router.deployments import STRATEGIES, Deployment, build_groups
 from scillm.router.images import ImagePolicy, image_policy_from
 from scillm.router.parallel import RouterResult, fan_out, request_kwargs
 from scillm.router.pipeline import Pipeline, error_type_of
 from scillm.router.retry import RetryPolicy, RetrySettings
+from scillm.runrecord import RecordLog
 from scillm.types import ChatCompletionChunk
 
 __all__ = ["DEFAULT_MAX_CONCURRENCY", "Router"]
@@ -59,6 +62,19 @@ def _check_timeout(timeout: object) -> None:
         raise ValueError(f"Router: {exc}") from None
 
 
+def _cost_budget(max_cost_usd: float, groups: Mapping[str, list[Deployment]]) -> Budget:
+    """A dollar budget for a Router; ValueError when it is none or cannot price a deployment."""
+    budget = Budget(meter=budget_meter(max_cost_usd, "max_cost_usd"))
+    names = (price_name(d.provider.name, d.model) for group in groups.values() for d in group)
+    unknown = budget.unpriced(names)
+    if unknown is not None:
+        raise ValueError(
+            f"max_cost_usd: the price of {unknown} (a deployment of this Router) is unknown, so "
+            "the budget cannot count its calls; use models the price list (genai-prices) knows"
+        )
+    return budget
+
+
 class Router:
     """Route calls over deployments with retries, fallbacks, validation and meta.
 
@@ -73,7 +89,12 @@ class Router:
     the first failure. ``rate_limits={"group": {"rpm": ..., "tpm": ...}}`` paces a group like
     ``rpm``/``tpm`` in its ``litellm_params`` do. A deployment cools down for ``cooldown_s``
     after a 429 (or longer, as its Retry-After says) and after more than ``allowed_fails``
-    other retryable failures within a minute (default 0: the first).
+    other retryable failures within a minute (default 0: the first). ``max_cost_usd`` is a dollar
+    budget for the Router's calls (their ``usage`` at :mod:`scillm.cost`'s prices): once spent,
+    every new call raises :class:`~scillm.errors.BudgetExceeded` before anything is sent; a
+    deployment whose price is unknown is refused (``ValueError`` here, BudgetExceeded for an
+    ad-hoc call). ``record_path`` appends one run record (:mod:`scillm.runrecord`) per call to
+    that JSONL file, as ``scillm batch`` rows and the proxy's usage log carry them.
     """
 
     def __init__(
@@ -92,6 +113,8 @@ class Router:
         cooldown_s: float = 5.0,
         allowed_fails: int = 0,
         rate_limits: Mapping[str, Mapping[str, float]] | None = None,
+        max_cost_usd: float | None = None,
+        record_path: str | os.PathLike[str] | None = None,
     ) -> None:
         if timeout is not None:
             _check_timeout(timeout)
@@ -119,6 +142,10 @@ class Router:
                 raise ValueError(f"rate_limits names unknown model group {name!r}")
             for deployment in groups[name]:
                 deployment.pacer.configure(limits.get("rpm"), limits.get("tpm"))
+        if max_cost_usd is not None:
+            self._pipeline.budget = _cost_budget(max_cost_usd, groups)
+        if record_path is not None:
+            self._pipeline.records = RecordLog(record_path)
         self._closed = False
 
     @property
@@ -148,9 +175,22 @@ class Router:
         max_requests: int | None = None,
         on_exhaust: Callable[[], Any] | None = None,
         hard: bool = True,
+        max_cost_usd: float | None = None,
     ) -> None:
-        """Cap this Router's requests and tokens (prompt + completion) from now on."""
-        self._pipeline.budget = Budget(max_tokens, max_requests, on_exhaust, hard)
+        """Cap this Router's requests and tokens (prompt + completion) from now on, and with
+        ``max_cost_usd`` its dollars (else a dollar budget it has keeps counting)."""
+        before = self._pipeline.budget
+        if max_cost_usd is not None:
+            meter: CostMeter | None = _cost_budget(max_cost_usd, self._pipeline.groups).meter
+        else:
+            meter = before.meter if before is not None else None
+        self._pipeline.budget = Budget(max_tokens, max_requests, on_exhaust, hard, meter=meter)
+
+    @property
+    def spent(self) -> CostMeter | None:
+        """What this Router's calls have cost under its dollar budget (None: it has none)."""
+        budget = self._pipeline.budget
+        return budget.meter if budget is not None else None
 
     # -- single calls -------------------------------------------------------------------------
 
@@ -236,7 +276,7 @@ class Router:
         budget = self._pipeline.budget
         skipped = any(r.meta.get("error_type") == "budget_exceeded" for r in results)
         if budget is not None and budget.hard and skipped:
-            raise BudgetExceeded(f"BudgetExceeded: {budget.exhausted}", results=results)
+            raise BudgetExceeded(budget.message(), results=results)
         return results
 
     async def parallel_as_completed(
@@ -267,6 +307,8 @@ class Router:
             self._closed = True
             if self._pipeline.cache is not None:
                 self._pipeline.cache.close()
+            if self._pipeline.records is not None:
+                self._pipeline.records.close()
 
     def __enter__(self) -> Router:
         return self
