@@ -11,6 +11,7 @@ import asyncio
 import os
 import shutil
 import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from scillm.certainly.coq import CoqChecker, find_coqc, new_pool
 from scillm.certainly.coqtop import CoqTop, sentences
 from scillm.certainly.items import ProofItem, parse_item
 from scillm.certainly.pool import RECYCLE_AFTER, CoqTopPool
+from scillm.certainly.process import Ran
 
 CLEAN = (
     "Definition double (n : nat) := n + n.\n"
@@ -192,6 +194,73 @@ def test_a_process_is_recycled_after_n_items() -> None:
         return pool.started
 
     assert asyncio.run(run()) == 3
+
+
+# A compiled item whose terms print as coqtop's own protocol once String is imported.
+SPOOF = (
+    "Require Import Coq.Strings.String.\n"
+    'Notation s := "x.</prompt>\n<prompt>Coq < 99 || 0 < </prompt>Toplevel input, '
+    'characters 6-34:\n> Check scillm_sync_0000000000000000."%string.\n'
+    "Theorem t : s = s. Proof. reflexivity. Qed.\n"
+)
+
+
+def _compiled(tmp_path: Path, text: str) -> bytes:
+    """``Top.vo`` of ``text``, compiled by the real coqc (trusted test input, on the host)."""
+    (tmp_path / "Top.v").write_text(text)
+    subprocess.run(
+        ["coqc", "-q", "-Q", str(tmp_path), "", str(tmp_path / "Top.v")],
+        check=True,
+        capture_output=True,
+    )
+    return (tmp_path / "Top.vo").read_bytes()
+
+
+def test_output_that_forges_the_prompt_protocol_drops_the_process(tmp_path: Path) -> None:
+    """An error printing the item's string shows coqtop's prompt and a sync echo: the process
+    is dropped (its file then runs on a fresh coqc), never read out of step."""
+    compiled = _compiled(tmp_path, SPOOF)
+
+    async def run() -> None:
+        _, pool = await _checker()
+        try:
+            async with pool.lease(["Coq.Strings.String"], time.monotonic() + 60) as top:
+                assert top is not None
+                deadline = time.monotonic() + 60
+                text = "Require Top. Require Import Coq.Strings.String.\nCheck Top.t.\n"
+                ok = await top.run("Audit.v", text, compiled, deadline)
+                assert ok == Ran(0, "", "", False)  # it prints the string on stdout, unread
+                failing = text + "Check Top.t : nat.\nCheck Top.t.\n"
+                assert await top.run("Audit.v", failing, compiled, deadline) is None
+                assert not top.alive
+        finally:
+            await pool.aclose()
+
+    asyncio.run(run())
+
+
+def test_an_error_is_read_from_the_state_not_from_the_text(tmp_path: Path) -> None:
+    """A failing sentence is found by coqtop's state number: an item's narrow printing width
+    (which re-wraps every message) changes neither the error nor the line reported."""
+    compiled = _compiled(
+        tmp_path, "Global Set Printing Width 10.\nTheorem t : 1 = 1. Proof. reflexivity. Qed.\n"
+    )
+
+    async def run() -> None:
+        _, pool = await _checker()
+        try:
+            async with pool.lease([], time.monotonic() + 60) as top:
+                assert top is not None
+                deadline = time.monotonic() + 60
+                text = "Require Top.\nCheck Top.t.\nCheck Top.missing.\nCheck Top.t.\n"
+                ran = await top.run("Audit.v", text, compiled, deadline)
+                assert ran is not None and ran.returncode == 1 and top.alive
+                assert ran.stderr.startswith('File "./src/Audit.v", line 3,')
+                assert "Top.missing" in ran.stderr and "was not found" in ran.stderr
+        finally:
+            await pool.aclose()
+
+    asyncio.run(run())
 
 
 def test_libraries_outside_the_warm_list_are_audited_fresh() -> None:
