@@ -196,10 +196,12 @@ def test_a_process_is_recycled_after_n_items() -> None:
     assert asyncio.run(run()) == 3
 
 
-# A compiled item whose terms print as coqtop's own protocol once String is imported.
+# A compiled item whose terms print as coqtop's own protocol once String is imported. State 3
+# is the marker of a process holding String: read up to "</prompt>", the former reader took the
+# rest of this error for the next run's BackTo answer, then read every answer one sentence late.
 SPOOF = (
     "Require Import Coq.Strings.String.\n"
-    'Notation s := "x.</prompt>\n<prompt>Coq < 99 || 0 < </prompt>Toplevel input, '
+    'Notation s := "x.</prompt>\n<prompt>Coq < 3 || 0 < </prompt>Toplevel input, '
     'characters 6-34:\n> Check scillm_sync_0000000000000000."%string.\n'
     "Theorem t : s = s. Proof. reflexivity. Qed.\n"
 )
@@ -230,9 +232,16 @@ def test_output_that_forges_the_prompt_protocol_drops_the_process(tmp_path: Path
                 text = "Require Top. Require Import Coq.Strings.String.\nCheck Top.t.\n"
                 ok = await top.run("Audit.v", text, compiled, deadline)
                 assert ok == Ran(0, "", "", False)  # it prints the string on stdout, unread
-                failing = text + "Check Top.t : nat.\nCheck Top.t.\n"
-                assert await top.run("Audit.v", failing, compiled, deadline) is None
+                forging = text + "Check Top.t : nat.\nCheck Top.t.\n"
+                assert await top.run("Audit.v", forging, compiled, deadline) is None
                 assert not top.alive
+            # The next run (a new process) still reports its own last sentence's error.
+            async with pool.lease(["Coq.Strings.String"], time.monotonic() + 60) as top:
+                assert top is not None and pool.started == 2
+                text = "Require Top.\nCheck Top.t.\nCheck Top.missing.\n"
+                ran = await top.run("Audit.v", text, compiled, time.monotonic() + 60)
+                assert ran is not None and ran.returncode == 1
+                assert ran.stderr.startswith('File "./src/Audit.v", line 3,')
         finally:
             await pool.aclose()
 
