@@ -69,6 +69,7 @@ class CoqTop:
     def __init__(self, libraries: tuple[str, ...]) -> None:
         self.libraries = libraries
         self.runs = 0
+        self.broken = False  # a run answered as a fresh coqc would not: closed, run fresh
         self.path = Path()
         self._proc: asyncio.subprocess.Process | None = None
         self._stack = contextlib.ExitStack()
@@ -144,6 +145,7 @@ class CoqTop:
             await self.close()
             return Ran(None, "", "", True)
         except (_Broken, OSError):
+            self.broken = True
             await self.close()
             return None
 
