@@ -148,9 +148,7 @@ def main() -> None:
         for (mode, count), runs in samples.items()
     ]
     speedups = {
-        str(count): round(
-            _rate(summary, "warm", count) / _rate(summary, "fresh", count), 2
-        )
+        str(count): round(_rate(summary, "warm", count) / _rate(summary, "fresh", count), 2)
         for count in workers
         if {"warm", "fresh"} <= set(modes)
     }

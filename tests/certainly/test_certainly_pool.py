@@ -11,6 +11,7 @@ import asyncio
 import os
 import shutil
 import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,10 @@ from coq_cases import CASES
 from scillm.certainly import Verdict, check
 from scillm.certainly.coq import CoqChecker, find_coqc, new_pool
 from scillm.certainly.coqtop import CoqTop, sentences
+from scillm.certainly.engine import DEFAULT_TIMEOUT_S
 from scillm.certainly.items import ProofItem, parse_item
 from scillm.certainly.pool import RECYCLE_AFTER, CoqTopPool
+from scillm.certainly.process import Ran
 
 CLEAN = (
     "Definition double (n : nat) := n + n.\n"
@@ -81,11 +84,13 @@ def _fresh(items: list[dict[str, Any]], **options: Any) -> dict[str, dict[str, A
     return {str(v.id): _essence(v) for v in verdicts}
 
 
-async def _checker(recycle_after: int = RECYCLE_AFTER) -> tuple[CoqChecker, CoqTopPool]:
+async def _checker(
+    recycle_after: int = RECYCLE_AFTER, workers: int = 1
+) -> tuple[CoqChecker, CoqTopPool]:
     toolchain = await find_coqc()
     if not toolchain.available:
         pytest.fail(f"coqc is needed for these tests: {toolchain.problem}")
-    pool = new_pool(toolchain, 1, recycle_after=recycle_after)
+    pool = new_pool(toolchain, workers, recycle_after=recycle_after)
     assert pool is not None, "coqtop must be installed next to coqc"
     return CoqChecker(toolchain, frozenset(), pool), pool
 
@@ -99,6 +104,35 @@ def test_the_whole_case_corpus_gets_the_fresh_verdicts_when_pooled(
     pooled = {name: _essence(v) for name, v in verdicts.items()}
     different = [name for name in CASES if pooled[name] != fresh[name]]
     assert not different, {name: (pooled[name], fresh[name]) for name in different}
+
+
+def test_the_corpus_really_runs_warm_no_process_is_dropped(
+    verdicts: dict[str, Verdict],
+) -> None:
+    """The verdicts above could match because every audit fell back to coqc: here one pool
+    checks the corpus and no process may have been dropped as untrustworthy."""
+
+    async def run() -> tuple[dict[str, dict[str, Any]], CoqTopPool]:
+        checker, pool = await _checker(workers=2)
+        gate = asyncio.Semaphore(2)
+
+        async def one(name: str, fields: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+            parsed = parse_item({"id": name, "backend": "coq", **fields}, 0)
+            assert isinstance(parsed, ProofItem)
+            async with gate:
+                return name, _essence(await checker.check(parsed, DEFAULT_TIMEOUT_S))
+
+        try:
+            done = await asyncio.gather(*(one(n, f) for n, f in CASES.items()))
+        finally:
+            await pool.aclose()
+        return dict(done), pool
+
+    pooled, pool = asyncio.run(run())
+    assert pool.started > 0 and pool.dropped == 0
+    session = {name: _essence(v) for name, v in verdicts.items()}
+    different = [name for name in CASES if pooled[name] != session[name]]
+    assert not different, {name: (pooled[name], session[name]) for name in different}
 
 
 def test_no_item_reaches_the_next_one_in_the_same_process() -> None:
@@ -192,6 +226,82 @@ def test_a_process_is_recycled_after_n_items() -> None:
         return pool.started
 
     assert asyncio.run(run()) == 3
+
+
+# A compiled item whose terms print as coqtop's own protocol once String is imported. State 3
+# is the marker of a process holding String: read up to "</prompt>", the former reader took the
+# rest of this error for the next run's BackTo answer, then read every answer one sentence late.
+SPOOF = (
+    "Require Import Coq.Strings.String.\n"
+    'Notation s := "x.</prompt>\n<prompt>Coq < 3 || 0 < </prompt>Toplevel input, '
+    'characters 6-34:\n> Check scillm_sync_0000000000000000."%string.\n'
+    "Theorem t : s = s. Proof. reflexivity. Qed.\n"
+)
+
+
+def _compiled(tmp_path: Path, text: str) -> bytes:
+    """``Top.vo`` of ``text``, compiled by the real coqc (trusted test input, on the host)."""
+    (tmp_path / "Top.v").write_text(text)
+    subprocess.run(
+        ["coqc", "-q", "-Q", str(tmp_path), "", str(tmp_path / "Top.v")],
+        check=True,
+        capture_output=True,
+    )
+    return (tmp_path / "Top.vo").read_bytes()
+
+
+def test_output_that_forges_the_prompt_protocol_drops_the_process(tmp_path: Path) -> None:
+    """An error printing the item's string shows coqtop's prompt and a sync echo: the process
+    is dropped (its file then runs on a fresh coqc), never read out of step."""
+    compiled = _compiled(tmp_path, SPOOF)
+
+    async def run() -> None:
+        _, pool = await _checker()
+        try:
+            async with pool.lease(["Coq.Strings.String"], time.monotonic() + 60) as top:
+                assert top is not None
+                deadline = time.monotonic() + 60
+                text = "Require Top. Require Import Coq.Strings.String.\nCheck Top.t.\n"
+                ok = await top.run("Audit.v", text, compiled, deadline)
+                assert ok == Ran(0, "", "", False)  # it prints the string on stdout, unread
+                forging = text + "Check Top.t : nat.\nCheck Top.t.\n"
+                assert await top.run("Audit.v", forging, compiled, deadline) is None
+                assert not top.alive and top.broken
+            # The next run (a new process) still reports its own last sentence's error.
+            async with pool.lease(["Coq.Strings.String"], time.monotonic() + 60) as top:
+                assert top is not None and pool.started == 2 and pool.dropped == 1
+                text = "Require Top.\nCheck Top.t.\nCheck Top.missing.\n"
+                ran = await top.run("Audit.v", text, compiled, time.monotonic() + 60)
+                assert ran is not None and ran.returncode == 1
+                assert ran.stderr.startswith('File "./src/Audit.v", line 3,')
+        finally:
+            await pool.aclose()
+
+    asyncio.run(run())
+
+
+def test_an_error_is_read_from_the_state_not_from_the_text(tmp_path: Path) -> None:
+    """A failing sentence is found by coqtop's state number: an item's narrow printing width
+    (which re-wraps every message) changes neither the error nor the line reported."""
+    compiled = _compiled(
+        tmp_path, "Global Set Printing Width 10.\nTheorem t : 1 = 1. Proof. reflexivity. Qed.\n"
+    )
+
+    async def run() -> None:
+        _, pool = await _checker()
+        try:
+            async with pool.lease([], time.monotonic() + 60) as top:
+                assert top is not None
+                deadline = time.monotonic() + 60
+                text = "Require Top.\nCheck Top.t.\nCheck Top.missing.\nCheck Top.t.\n"
+                ran = await top.run("Audit.v", text, compiled, deadline)
+                assert ran is not None and ran.returncode == 1 and top.alive
+                assert ran.stderr.startswith('File "./src/Audit.v", line 3,')
+                assert "Top.missing" in ran.stderr and "was not found" in ran.stderr
+        finally:
+            await pool.aclose()
+
+    asyncio.run(run())
 
 
 def test_libraries_outside_the_warm_list_are_audited_fresh() -> None:

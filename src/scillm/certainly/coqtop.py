@@ -16,6 +16,16 @@ run and is reported as coqc would (``File "./src/Audit.v", line N``). Anything u
 an ``Anomaly``, a state that ``BackTo`` did not reach, the process ending — makes :meth:`run`
 return None: the caller drops the process and runs that file with a fresh coqc instead.
 A run past its deadline kills the process.
+
+The compiled item still speaks on coqtop's stderr: an error can print its terms (a string
+literal reads ``"<prompt>Audit < 7 |Audit| 0 < </prompt>"`` once ``String`` is imported), and
+``-emacs`` escapes nothing. So an answer is never delimited by a prompt alone: each sentence
+is followed by a sync sentence naming a fresh random reference (``Check scillm_sync_<nonce>.``),
+which fails with an error echoing that name. The answer is everything before the echo; it must
+hold exactly one prompt, at its end, directly followed by the echo, and the sync's own answer
+must be exactly the expected error and the same prompt — or the process is dropped. Whether a
+sentence failed is read from the prompt's state number (a success advances it, an error does
+not), not from text the item may have written; the error text is only the message.
 """
 
 from __future__ import annotations
@@ -24,9 +34,11 @@ import asyncio
 import contextlib
 import os
 import re
+import secrets
 import signal
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from scillm.certainly.process import OUTPUT_LIMIT, Ran, Toolchain
@@ -44,9 +56,11 @@ __all__ = ["CoqTop", "sentences"]
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 # A long-lived process: its CPU limit covers every run it makes before it is recycled.
 CPU_BUDGET_S = 3600.0
-_PROMPT = re.compile(rb"<prompt>\S+ < (\d+) \|\|.*?</prompt>")
+# A prompt: the proof (or "Coq"), the state number, the open proofs, the proof depth.
+_PROMPT = rb"<prompt>[^ <>|]+ < (?P<state>\d+) \|[^<>|]*\| \d+ < </prompt>"
 _PROMPT_END = b"</prompt>"
 _ERROR = re.compile(r"^Error:[ \t]*\n?", re.MULTILINE)
+_SYNC = "scillm_sync_"
 
 
 class CoqTop:
@@ -55,11 +69,13 @@ class CoqTop:
     def __init__(self, libraries: tuple[str, ...]) -> None:
         self.libraries = libraries
         self.runs = 0
+        self.broken = False  # a run answered as a fresh coqc would not: closed, run fresh
         self.path = Path()
         self._proc: asyncio.subprocess.Process | None = None
         self._stack = contextlib.ExitStack()
         self._uid: int | None = None
         self._marker = 0
+        self._state = 0  # the state number of coqtop's last prompt
         self._drain: asyncio.Task[None] | None = None
 
     @classmethod
@@ -76,21 +92,18 @@ class CoqTop:
         try:
             await top._spawn(toolchain, flags, memory_mb)
             deadline = time.monotonic() + timeout_s
-            if await top._until_prompt(deadline) is None:  # the first prompt
-                raise _Broken
+            first = _prompted(await top._read_until(_PROMPT_END, deadline))
+            top._state = first.state
             # Quiet, as coqc is: no "Fetching opaque proofs" notes in the Redirect outputs.
             setup = ["Set Silent."]
             if libraries:
                 setup.append(f"Require {' '.join(libraries)}.")
-            marker = None
             for sentence in setup:
+                before = top._state
                 answer = await top._send(sentence, deadline)
-                if answer is None or _problem(answer):
+                if answer.state <= before:
                     raise _Broken
-                marker = _state(answer)
-            if marker is None:
-                raise _Broken
-            top._marker = marker
+            top._marker = top._state
             return top
         except (_Broken, OSError, TimeoutError):
             await top.close()
@@ -111,24 +124,28 @@ class CoqTop:
             self._clean()
             self._install(compiled)
             back = await self._send(f"BackTo {self._marker}.", deadline)
-            if back is None or _problem(back) or _state(back) != self._marker:
+            if back.state != self._marker:
                 raise _Broken
             for number, line in enumerate(text.splitlines(), 1):
                 for sentence in sentences(line):
                     if not sentence.endswith("."):
                         raise _Broken  # coqtop would wait for the rest of it
+                    before = self._state
                     answer = await self._send(sentence, deadline)
-                    if answer is None or "Anomaly" in answer.decode(errors="replace"):
+                    if "Anomaly" in answer.text:
                         raise _Broken
-                    error = _problem(answer)
-                    if error is not None:
+                    if answer.state == before:  # an error leaves the state where it was
+                        error = _problem(answer.text) or "the command failed"
                         located = f'File "./src/{file}", line {number}, characters 0-1:\n'
                         return Ran(1, "", f"{located}Error: {error}\n", False)
+                    if answer.state < before:
+                        raise _Broken  # only BackTo goes back
             return Ran(0, "", "", False)
         except TimeoutError:
             await self.close()
             return Ran(None, "", "", True)
         except (_Broken, OSError):
+            self.broken = True
             await self.close()
             return None
 
@@ -230,26 +247,56 @@ class CoqTop:
             if entry.name != "src" and (entry.is_file() or entry.is_symlink()):
                 entry.unlink()
 
-    async def _send(self, sentence: str, deadline: float) -> bytes | None:
+    async def _send(self, sentence: str, deadline: float) -> _Answer:
+        """Send one sentence and read its answer, delimited by a sync sentence the item cannot
+        forge (see the module docstring); :class:`_Broken` if anything is out of place."""
         proc = self._proc
         if proc is None or proc.stdin is None:
-            return None
-        proc.stdin.write(sentence.encode() + b"\n")
+            raise _Broken
+        name = f"{_SYNC}{secrets.token_hex(8)}"
+        proc.stdin.write(f"{sentence}\nCheck {name}.\n".encode())
         await proc.stdin.drain()
-        return await self._until_prompt(deadline)
+        # What coqtop prints is laid out at the item's printing width (it may set one), so
+        # only the echoed input is matched literally; the rest allows any line breaks.
+        echo = f"\n> Check {name}".encode()
+        head = (await self._read_until(echo, deadline))[: -len(echo)]
+        located = re.search(rb"Toplevel\s+input,\s+characters\s+6-(\d+):\Z", head)
+        if located is None or int(located[1]) != 6 + len(name):
+            raise _Broken
+        answer = _prompted(head[: located.start()])
+        tail = await self._read_until(_PROMPT_END, deadline)
+        synced = re.fullmatch(
+            rb"\.\n> +\^+\nError:\s+The\s+reference\s+"
+            + name.encode()
+            + rb"\s+was\s+not\s+found\s+in\s+the\s+current\s+environment\.\s*"
+            + _PROMPT,
+            tail,
+        )
+        if synced is None or int(synced["state"]) != answer.state:
+            raise _Broken
+        self._state = answer.state
+        return answer
 
-    async def _until_prompt(self, deadline: float) -> bytes | None:
-        """coqtop's stderr up to its next prompt (errors come before it); None at EOF."""
+    async def _read_until(self, end: bytes, deadline: float) -> bytes:
+        """coqtop's stderr up to and including ``end``; :class:`_Broken` at EOF or overlong."""
         proc = self._proc
         if proc is None or proc.stderr is None:
-            return None
+            raise _Broken
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError
         try:
-            return await asyncio.wait_for(proc.stderr.readuntil(_PROMPT_END), remaining)
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            return None
+            return await asyncio.wait_for(proc.stderr.readuntil(end), remaining)
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError) as gone:
+            raise _Broken from gone
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """What coqtop printed on stderr for one sentence, and the state number it then showed."""
+
+    text: str
+    state: int
 
 
 class _Broken(Exception):
@@ -262,15 +309,16 @@ async def _discard(stream: asyncio.StreamReader) -> None:
         pass
 
 
-def _state(answer: bytes) -> int | None:
-    found = _PROMPT.findall(answer)
-    return int(found[-1]) if found else None
+def _prompted(data: bytes) -> _Answer:
+    """Text that must end in coqtop's prompt and hold no other (else :class:`_Broken`)."""
+    found = re.fullmatch(rb"(?P<text>.*)" + _PROMPT, data, re.DOTALL)
+    if found is None or b"prompt>" in found["text"]:
+        raise _Broken  # a second prompt, or text after the prompt: not coqtop's own answer
+    return _Answer(found["text"].decode("utf-8", "replace"), int(found["state"]))
 
 
-def _problem(answer: bytes) -> str | None:
+def _problem(text: str) -> str | None:
     """The error text coqtop printed before its prompt, as coqc would print it."""
-    text = answer.decode("utf-8", "replace")
-    text = text[: text.rfind("<prompt>")] if "<prompt>" in text else text
     found = _ERROR.search(text)
     return None if found is None else text[found.end() :].strip()
 
@@ -282,11 +330,7 @@ def sentences(line: str) -> list[str]:
     for index, char in enumerate(line):
         if char == '"':
             quoted = not quoted
-        elif (
-            char == "."
-            and not quoted
-            and (index + 1 == len(line) or line[index + 1].isspace())
-        ):
+        elif char == "." and not quoted and (index + 1 == len(line) or line[index + 1].isspace()):
             found.append(line[start : index + 1].strip())
             start = index + 1
     rest = line[start:].strip()

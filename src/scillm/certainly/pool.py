@@ -45,6 +45,7 @@ class CoqTopPool:
         self._max_idle = max_idle
         self._idle: list[CoqTop] = []
         self.started = 0  # processes started so far (for tests and the bench)
+        self.dropped = 0  # processes closed because a run could not be trusted (CoqTop.broken)
 
     @asynccontextmanager
     async def lease(
@@ -85,6 +86,7 @@ class CoqTopPool:
         return tuple(self._idle)
 
     async def _give_back(self, top: CoqTop) -> None:
+        self.dropped += top.broken
         if not top.alive or top.runs >= self._recycle_after:
             await top.close()
             return
