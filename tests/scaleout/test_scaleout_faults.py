@@ -132,6 +132,44 @@ def test_kill_the_driver_and_resume_calls_no_finished_row_again(
     assert summary.resent == sum(calls.values()) - n  # rows in flight when the driver died
 
 
+def test_an_interrupted_run_writes_what_finished_and_the_rerun_resumes(
+    tmp_path: Path, ray_local: Any, flush_redis: str
+) -> None:
+    n = 80
+    src, out = write_rows(tmp_path / "in.jsonl", n), tmp_path / "out.jsonl"
+    seen: list[tuple[int, int]] = []
+    with MockLLMServer() as srv:
+        opts = options(srv, src, out, workers=2, shard_rows=10, rpm=RPM, limits=flush_redis)
+        plan = prepare(opts)
+        summary = BatchSummary(path=str(out), total=plan.total)
+
+        async def interrupt() -> None:  # what Ctrl-C or SIGTERM does to `scillm batch`
+            task = asyncio.create_task(execute(plan, summary))
+            deadline = time.monotonic() + WAIT_S
+            while summary.processed < 15 and not task.done() and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            seen.append((summary.processed, summary.tokens))  # the live view, from the workers
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+        try:
+            asyncio.run(interrupt())
+        finally:
+            plan.close()
+        first = output_ids(out)
+        again = run(opts)
+        calls = calls_per_row(srv)
+    (processed, tokens), *_ = seen
+    assert 15 <= processed < n and tokens > 0
+    assert summary.interrupted and summary.finished is not None
+    assert len(first) == len(set(first)) == summary.succeeded >= processed  # merged at once
+    assert sorted(output_ids(out)) == sorted(f"q{i}" for i in range(n))
+    assert all(calls[key] == 1 for key in first)
+    assert again.skipped == len(first) and again.succeeded == n - len(first)
+    assert 0 <= again.resent <= sum(calls.values()) - n  # rows in flight at the interrupt
+
+
 def test_max_cost_stops_every_worker_and_the_rerun_resumes(
     tmp_path: Path, ray_local: Any, flush_redis: str
 ) -> None:

@@ -42,6 +42,7 @@ def test_success_beats_error_and_the_output_has_each_id_once(tmp_path: Path) -> 
     assert rows["b"] == {"id": "b"}  # an error never replaces a success
     assert rows["c"] == {"id": "c", "response": 3}
     assert (result.succeeded, result.failed) == (2, 0)
+    assert (result.dropped, result.repeats) == (4, 2)  # "c" came in three parts
     assert not run.exists()
 
 

@@ -21,6 +21,7 @@ finish and are written, the parts are merged, and :class:`~scillm.cost.BudgetRea
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, replace
@@ -32,6 +33,7 @@ from scillm.batch.jobs import error_row
 from scillm.batch.summary import MAX_PROBLEMS, BatchSummary
 from scillm.cost import BudgetReached, CostMeter
 from scillm.scaleout.parts import (
+    SentLog,
     finished_ids,
     merge,
     merge_leftovers,
@@ -183,22 +185,45 @@ async def run_on_ray(
     ]
     run = _Dispatch(shards, summary, meter, options.max_shard_attempts)
     try:
-        await _dispatch(run, actors)
+        try:
+            await _dispatch(run, actors)
+        finally:
+            for actor in actors:
+                ray.kill(actor, no_restart=True)
+    except BaseException:  # Ctrl-C, SIGTERM: the output gets every row finished so far
+        summary.interrupted = True
+        _finish(config, run, unanswered, interrupted=True)  # not awaited: not cancelled again
+        raise
     finally:
-        for actor in actors:
-            ray.kill(actor, no_restart=True)
+        summary.finished = time.monotonic()
+    await asyncio.to_thread(_finish, config, run, unanswered)
+    if meter.stop_reason is not None:
+        summary.interrupted = True  # as a local run stopped by its budget
+        raise BudgetReached(meter.stop_reason)
+
+
+def _finish(
+    config: WorkerConfig, run: _Dispatch, unanswered: set[str], interrupted: bool = False
+) -> None:
+    """Error rows for the shards that kept failing, then merge the run's parts into the output
+    and put what the merge added into the summary. An interrupted run leaves the ids it sent
+    but never wrote behind, so the next run counts sending them again."""
     if run.failed:
         done = {key for key, _, _ in scan_rows(config.output)}
         for shard, reason in run.failed:
             _fail_shard(config, shard, reason, done)
-    resent = await asyncio.to_thread(_resent, run_dir, unanswered)
-    result = await asyncio.to_thread(merge, config.output, run_dir)
-    run.show([])
+    resent = _resent(config.run_dir, unanswered)
+    in_flight = unanswered_ids(config.output) if interrupted else set()
+    result = merge(config.output, config.run_dir)
+    if in_flight:
+        log = SentLog(config.run_dir / "shard-interrupted.sent")
+        for key in sorted(in_flight):
+            log.mark(key)
+        log.close()
+    summary = run.summary
     summary.succeeded, summary.failed = result.succeeded, result.failed
-    summary.duplicates += result.dropped
+    summary.duplicates += result.repeats
     summary.resent += resent
-    if meter.stop_reason is not None:
-        raise BudgetReached(meter.stop_reason)
 
 
 def _resent(run_dir: Path, unanswered: set[str]) -> int:

@@ -154,11 +154,13 @@ def finished_ids(run_dir: Path, shard: int, retry_failed: bool) -> set[str]:
 
 @dataclass(slots=True)
 class MergeResult:
-    """What the merge added to the output (ids new to it) and how many extra rows it dropped."""
+    """What the merge added to the output (ids new to it) and how many extra rows it dropped;
+    ``repeats`` of them repeated an id another part already had (an input id in two shards)."""
 
     succeeded: int = 0
     failed: int = 0
     dropped: int = 0
+    repeats: int = 0
 
 
 def merge(output: Path, run_dir: Path, id_key: str = "id") -> MergeResult:
@@ -166,14 +168,18 @@ def merge(output: Path, run_dir: Path, id_key: str = "id") -> MergeResult:
     parts = sorted(run_dir.glob("shard-*.jsonl"), key=lambda p: (p.name[:12], _mtime(p)))
     sources = [output, *parts]
     best: dict[str, tuple[int, int, bool]] = {}
-    rows = 0
+    in_parts: set[str] = set()
+    rows = repeats = 0
     for source_no, source in enumerate(sources):
         for line_no, (key, ok, _) in enumerate(scan_rows(source, id_key)):
             rows += 1
+            if source_no:
+                repeats += key in in_parts
+                in_parts.add(key)
             held = best.get(key)
             if held is None or ok or not held[2]:
                 best[key] = (source_no, line_no, ok)
-    result = MergeResult(dropped=rows - len(best))
+    result = MergeResult(dropped=rows - len(best), repeats=repeats)
     tmp = output.with_name(f".{output.name}.merge-{uuid.uuid4().hex[:8]}")
     try:
         with open(tmp, "wb") as out:
@@ -199,9 +205,12 @@ def merge_leftovers(output: Path, id_key: str = "id") -> MergeResult:
     total = MergeResult()
     root = parts_root(output)
     for run_dir in sorted(root.glob("*")) if root.is_dir() else ():
-        if run_dir.is_dir():
+        if run_dir.is_dir() and not any(run_dir.glob("shard-*.jsonl")):
+            shutil.rmtree(run_dir, ignore_errors=True)  # only logs: nothing to merge
+        elif run_dir.is_dir():
             result = merge(output, run_dir, id_key)
             total.succeeded += result.succeeded
             total.failed += result.failed
             total.dropped += result.dropped
+            total.repeats += result.repeats
     return total
