@@ -75,7 +75,7 @@ def test_sigkill_one_actor_loses_and_duplicates_nothing(
         os.kill(pids[0], signal.SIGKILL)
         killed.append(pids[0])
 
-    with MockLLMServer() as srv:
+    with MockLLMServer(latency_s=0.5) as srv:  # replies take a while: calls are in flight
         killer = threading.Thread(target=kill_one, daemon=True)
         killer.start()
         try:
@@ -94,6 +94,7 @@ def test_sigkill_one_actor_loses_and_duplicates_nothing(
     assert set(calls) == set(ids)
     assert sum(calls.values()) - n <= 12  # repeats only for rows in flight in the dead actor
     assert summary.resent == sum(calls.values()) - n  # every repeat counted, nothing else
+    assert summary.resent > 0  # the dead actor had calls in flight
     assert summary.as_dict()["resent"] == summary.resent
 
 
