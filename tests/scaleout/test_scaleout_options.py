@@ -124,12 +124,16 @@ def test_pace_from_headers_off_ignores_a_quota_header_saying_wait(
 def test_batch_with_global_limits_builds_routers_that_ignore_quota_headers(
     tmp_path: Path,
 ) -> None:
-    from scillm.batch.command import _router_kwargs
-
     src = write_rows(tmp_path / "in.jsonl", 1)
     out = tmp_path / "out.jsonl"
-    ray = BatchOptions(src, out, model=MODEL, executor="ray", rpm=60)
-    assert _router_kwargs(ray)["pace_from_headers"] is False
-    local = BatchOptions(src, out, model=MODEL, limits="memory", tpm=6000)
-    assert _router_kwargs(local)["pace_from_headers"] is False
-    assert "pace_from_headers" not in _router_kwargs(BatchOptions(src, out, model=MODEL, rpm=60))
+    cases = {
+        "ray": (BatchOptions(src, out, model=MODEL, executor="ray", workers=1, rpm=60), False),
+        "limits": (BatchOptions(src, out, model=MODEL, limits="memory", tpm=6000), False),
+        "local": (BatchOptions(src, out, model=MODEL, rpm=60), True),
+    }
+    for name, (options, from_headers) in cases.items():
+        plan = prepare(options)
+        try:
+            assert plan.router.pipeline.pace_from_headers is from_headers, name
+        finally:
+            plan.close()
