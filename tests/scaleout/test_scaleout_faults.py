@@ -195,6 +195,7 @@ def test_max_cost_stops_every_worker_and_the_rerun_resumes(
         assert all(row.get("ok") is not False for row in first)
         assert sum(row["record"]["cost_usd"] for row in first) == pytest.approx(plan.meter.usd)
         assert summary.succeeded == len(first)
+        assert summary.stopped == plan.meter.stop_reason and not summary.interrupted
         again = run(replace(opts, max_cost=None))
         calls = calls_per_row(srv)
     assert sorted(output_ids(out)) == sorted(f"q{i}" for i in range(n))

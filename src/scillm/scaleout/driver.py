@@ -198,7 +198,7 @@ async def run_on_ray(
         summary.finished = time.monotonic()
     await asyncio.to_thread(_finish, config, run, unanswered)
     if meter.stop_reason is not None:
-        summary.interrupted = True  # as a local run stopped by its budget
+        summary.stopped = meter.stop_reason  # a clean stop, as a local run's
         raise BudgetReached(meter.stop_reason)
 
 
