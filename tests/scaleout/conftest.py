@@ -65,12 +65,14 @@ def flush_redis(redis_url: str) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def ray_local() -> Iterator[Any]:
     """One small local Ray for the module (2 logical CPUs, no dashboard)."""
-    import ray
-
-    # Ray's `uv run` hook would package this checkout and build a venv per worker: the workers
-    # run this interpreter as they are.
+    # Ray's `uv run` hook would package this checkout and start every worker through `uv run`:
+    # the workers run this interpreter as they are. Ray reads the flag when it is imported.
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.setenv("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    import ray
+    from ray._private import ray_constants
+
+    assert not ray_constants.RAY_ENABLE_UV_RUN_RUNTIME_ENV, "Ray was imported before this fixture"
     ray.init(
         num_cpus=2,
         include_dashboard=False,

@@ -1,7 +1,9 @@
-"""Exactly-once output when a Ray actor is SIGKILLed mid-shard and when the driver is killed."""
+"""Exactly-once output when a Ray actor is SIGKILLed mid-shard and when the driver is killed;
+the calls sent again are counted; ``--max-cost`` stops every worker and the rerun resumes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -9,12 +11,16 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from scaleout_helpers import MODEL, calls_per_row, options, output_ids, run, write_rows
 
+from scillm.batch.command import execute, prepare
+from scillm.batch.summary import BatchSummary
+from scillm.cost import BudgetReached, call_cost
 from scillm.testing import MockLLMServer
 
 pytestmark = [pytest.mark.requires("redis-server", apt="redis-server")]
@@ -69,7 +75,7 @@ def test_sigkill_one_actor_loses_and_duplicates_nothing(
         os.kill(pids[0], signal.SIGKILL)
         killed.append(pids[0])
 
-    with MockLLMServer() as srv:
+    with MockLLMServer(latency_s=0.5) as srv:  # replies take a while: calls are in flight
         killer = threading.Thread(target=kill_one, daemon=True)
         killer.start()
         try:
@@ -87,6 +93,9 @@ def test_sigkill_one_actor_loses_and_duplicates_nothing(
     assert (summary.succeeded, summary.failed) == (n, 0)
     assert set(calls) == set(ids)
     assert sum(calls.values()) - n <= 12  # repeats only for rows in flight in the dead actor
+    assert summary.resent == sum(calls.values()) - n  # every repeat counted, nothing else
+    assert summary.resent > 0  # the dead actor had calls in flight
+    assert summary.as_dict()["resent"] == summary.resent
 
 
 def test_kill_the_driver_and_resume_calls_no_finished_row_again(
@@ -121,3 +130,74 @@ def test_kill_the_driver_and_resume_calls_no_finished_row_again(
     assert set(ids) == {f"q{i}" for i in range(n)}
     assert finished and all(calls[key] == 1 for key in finished)
     assert summary.skipped >= len(finished)
+    assert summary.resent == sum(calls.values()) - n  # rows in flight when the driver died
+
+
+def test_an_interrupted_run_writes_what_finished_and_the_rerun_resumes(
+    tmp_path: Path, ray_local: Any, flush_redis: str
+) -> None:
+    n = 80
+    src, out = write_rows(tmp_path / "in.jsonl", n), tmp_path / "out.jsonl"
+    seen: list[tuple[int, int]] = []
+    with MockLLMServer() as srv:
+        opts = options(srv, src, out, workers=2, shard_rows=10, rpm=RPM, limits=flush_redis)
+        plan = prepare(opts)
+        summary = BatchSummary(path=str(out), total=plan.total)
+
+        async def interrupt() -> None:  # what Ctrl-C or SIGTERM does to `scillm batch`
+            task = asyncio.create_task(execute(plan, summary))
+            deadline = time.monotonic() + WAIT_S
+            while summary.processed < 15 and not task.done() and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            seen.append((summary.processed, summary.tokens))  # the live view, from the workers
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+        try:
+            asyncio.run(interrupt())
+        finally:
+            plan.close()
+        first = output_ids(out)
+        again = run(opts)
+        calls = calls_per_row(srv)
+    (processed, tokens), *_ = seen
+    assert 15 <= processed < n and tokens > 0
+    assert summary.interrupted and summary.finished is not None
+    assert len(first) == len(set(first)) == summary.succeeded >= processed  # merged at once
+    assert sorted(output_ids(out)) == sorted(f"q{i}" for i in range(n))
+    assert all(calls[key] == 1 for key in first)
+    assert again.skipped == len(first) and again.succeeded == n - len(first)
+    assert 0 <= again.resent <= sum(calls.values()) - n  # rows in flight at the interrupt
+
+
+def test_max_cost_stops_every_worker_and_the_rerun_resumes(
+    tmp_path: Path, ray_local: Any, flush_redis: str
+) -> None:
+    n, model = 100, "openai/gpt-4o"  # a model with a known price
+    src, out = write_rows(tmp_path / "in.jsonl", n), tmp_path / "out.jsonl"
+    per_call = call_cost(model, 10, 10)
+    assert per_call is not None
+    budget = 10 * per_call.usd
+    with MockLLMServer() as srv:
+        opts = options(srv, src, out, model=model, workers=2, shard_rows=10, concurrency=2)
+        opts = replace(opts, rpm=RPM, limits=flush_redis, max_cost=budget)
+        plan = prepare(opts)
+        summary = BatchSummary(path=str(out), total=plan.total)
+        try:
+            with pytest.raises(BudgetReached, match="budget"):
+                asyncio.run(execute(plan, summary))
+        finally:
+            plan.close()
+        first = [json.loads(line) for line in out.read_text().splitlines()]
+        assert plan.meter.stop_reason is not None and plan.meter.usd >= budget
+        assert 1 <= len(first) < n  # no new shard and no new call once the budget was spent
+        assert all(row.get("ok") is not False for row in first)
+        assert sum(row["record"]["cost_usd"] for row in first) == pytest.approx(plan.meter.usd)
+        assert summary.succeeded == len(first)
+        assert summary.stopped == plan.meter.stop_reason and not summary.interrupted
+        again = run(replace(opts, max_cost=None))
+        calls = calls_per_row(srv)
+    assert sorted(output_ids(out)) == sorted(f"q{i}" for i in range(n))
+    assert again.skipped == len(first) and again.succeeded == n - len(first)
+    assert set(calls.values()) == {1}  # nothing written before was sent again

@@ -31,10 +31,10 @@ def test_two_workers_hold_the_global_window(
 ) -> None:
     n = 120
     src, out = write_rows(tmp_path / "in.jsonl", n), tmp_path / "out.jsonl"
-    # No x-ratelimit-* headers: the Router's own header quota would hold requests the global
-    # limiter already spaced until the window's reset, then send them together (docs/scaleout.md).
+    # The mock sends x-ratelimit-* headers: the workers' Routers ignore them (one process's view
+    # of the quota would hold requests the global limiter already spaced, then send them together).
     limit = RateLimit(rpm=PER_S, window_s=1.0)
-    with MockLLMServer(rate_limit=limit, rate_limit_headers=False) as srv:
+    with MockLLMServer(rate_limit=limit, rate_limit_headers=True) as srv:
         opts = options(srv, src, out, workers=2, shard_rows=10, rpm=PER_S * 60, limits=flush_redis)
         summary = run(opts)
         times = [r.received_at for r in srv.requests if r.path.endswith("/chat/completions")]

@@ -5,7 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from scillm.scaleout.parts import finished_ids, merge, merge_leftovers, parts_root, scan_rows
+from scillm.scaleout.parts import (
+    SentLog,
+    finished_ids,
+    merge,
+    merge_leftovers,
+    parts_root,
+    resent_calls,
+    scan_rows,
+    sent_path,
+    unanswered_ids,
+)
 from scillm.scaleout.shards import plan_shards, read_shard
 
 
@@ -32,6 +42,7 @@ def test_success_beats_error_and_the_output_has_each_id_once(tmp_path: Path) -> 
     assert rows["b"] == {"id": "b"}  # an error never replaces a success
     assert rows["c"] == {"id": "c", "response": 3}
     assert (result.succeeded, result.failed) == (2, 0)
+    assert (result.dropped, result.repeats) == (4, 2)  # "c" came in three parts
     assert not run.exists()
 
 
@@ -59,6 +70,35 @@ def test_finished_ids_ignore_torn_lines_and_honour_retry_failed(tmp_path: Path) 
     assert finished_ids(run, 2, retry_failed=False) == {"1", "e"}
     assert finished_ids(run, 2, retry_failed=True) == {"1"}
     assert list(scan_rows(tmp_path / "missing.jsonl")) == []
+
+
+def _sent(part: Path, *keys: str) -> None:
+    log = SentLog(sent_path(part))
+    for key in keys:
+        log.mark(key)
+    log.close()
+    log.close()  # idempotent
+
+
+def test_a_row_sent_by_two_attempts_of_its_shard_counts_as_resent(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    dead = _write(run / "shard-000000.a.jsonl", {"id": "x"})  # died with "y" and "z" in flight
+    _sent(dead, "x", "y", "z")
+    again = _write(run / "shard-000000.b.jsonl", {"id": "y"}, {"id": "z"}, {"id": "w"})
+    _sent(again, "y", "z", "w")
+    other = _write(run / "shard-000001.c.jsonl", {"id": "y"})  # a duplicate id in another shard
+    _sent(other, "y")
+    assert resent_calls(run) == 2
+    assert resent_calls(tmp_path / "empty") == 0
+
+
+def test_unanswered_ids_are_those_a_killed_run_sent_but_never_wrote(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    part = _write(parts_root(out) / "r1" / "shard-000000.a.jsonl", {"id": "x"})
+    _sent(part, "x", "y")
+    sent_path(part).write_bytes(sent_path(part).read_bytes() + b'"tor')  # a torn last line
+    assert unanswered_ids(out) == {"y"}
+    assert unanswered_ids(tmp_path / "never.jsonl") == set()
 
 
 def test_shards_cover_every_line_once(tmp_path: Path) -> None:

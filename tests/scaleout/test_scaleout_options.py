@@ -1,4 +1,5 @@
-"""The scale-out options are checked before any call; the Redis limiter's keys and cooldown."""
+"""The scale-out options are checked before any call; the Redis limiter's keys and cooldown;
+a Router paced from outside ignores the provider's quota headers."""
 
 from __future__ import annotations
 
@@ -10,9 +11,28 @@ import redis
 from scaleout_helpers import MODEL, write_rows
 
 from scillm.batch.command import BatchOptions, InputError, prepare
+from scillm.errors import TimeoutError
+from scillm.router import Router
 from scillm.scaleout import run_batch
 from scillm.scaleout.limits import Rates, make_limiter, namespace
 from scillm.scaleout.redis_gcra import RedisLimiter
+from scillm.testing import Fault, MockLLMServer
+
+NO_QUOTA_LEFT = {  # the provider says: nothing more for a minute
+    "x-ratelimit-limit-requests": "100",
+    "x-ratelimit-remaining-requests": "0",
+    "x-ratelimit-reset-requests": "60s",
+}
+COMPLETION = {
+    "id": "c1",
+    "object": "chat.completion",
+    "created": 0,
+    "model": "mock-model",
+    "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}
+    ],
+    "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+}
 
 
 def _refused(tmp_path: Path, **kw: object) -> str:
@@ -71,3 +91,49 @@ def test_the_in_process_pacer_is_a_limiter() -> None:
     charged, paused_until = asyncio.run(use())
     assert charged == 500
     assert paused_until > 0  # every caller in this process now waits for the Retry-After
+
+
+@pytest.mark.parametrize("pacing", ["default", "off", "off-by-env"])
+def test_pace_from_headers_off_ignores_a_quota_header_saying_wait(
+    pacing: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if pacing == "off-by-env":
+        monkeypatch.setenv("SCILLM_PACE_FROM_HEADERS", "0")
+    with MockLLMServer() as srv:
+        srv.enqueue(Fault.http(200, COMPLETION, NO_QUOTA_LEFT))
+        router = Router(pace_from_headers=False if pacing == "off" else None)
+        call = {
+            "model": MODEL,
+            "messages": [{"role": "user", "content": "hi"}],
+            "api_base": srv.base_url,
+            "api_key": "k",
+        }
+        try:
+            assert router.completion(**call).choices[0].message.content == "ok"
+            if pacing == "default":  # the headers hold the endpoint for 60 s: past the deadline
+                with pytest.raises(TimeoutError):
+                    router.completion(**call, timeout=0.5)
+                assert len(srv.requests) == 1
+            else:
+                router.completion(**call, timeout=30)
+                assert len(srv.requests) == 2
+        finally:
+            router.close()
+
+
+def test_batch_with_global_limits_builds_routers_that_ignore_quota_headers(
+    tmp_path: Path,
+) -> None:
+    src = write_rows(tmp_path / "in.jsonl", 1)
+    out = tmp_path / "out.jsonl"
+    cases = {
+        "ray": (BatchOptions(src, out, model=MODEL, executor="ray", workers=1, rpm=60), False),
+        "limits": (BatchOptions(src, out, model=MODEL, limits="memory", tpm=6000), False),
+        "local": (BatchOptions(src, out, model=MODEL, rpm=60), True),
+    }
+    for name, (options, from_headers) in cases.items():
+        plan = prepare(options)
+        try:
+            assert plan.router.pipeline.pace_from_headers is from_headers, name
+        finally:
+            plan.close()

@@ -270,6 +270,7 @@ def _print_summary(summary: BatchSummary, summary_path: str, cost: str) -> None:
         ("bad input rows", f"{summary.bad_input:,}"),
         ("tokens", f"{summary.tokens:,}"),
         ("429s", f"{summary.rate_limited:,}"),
+        *([("calls re-sent (a worker died)", f"{summary.resent:,}")] if summary.resent else []),
         ("cost", cost),
         ("elapsed", format_duration(summary.elapsed_s)),
         ("rows/s", f"{summary.rows_per_s:,.1f}"),

@@ -159,6 +159,9 @@ def _router_kwargs(options: BatchOptions) -> dict[str, Any]:
         config["deterministic"] = True
     if options.cache:
         config["cache"] = True
+    limited = options.rpm is not None or options.tpm is not None
+    if limited and (options.limits is not None or options.executor == "ray"):
+        config["pace_from_headers"] = False  # the global limiter paces; headers are per process
     return config
 
 
@@ -257,8 +260,6 @@ def _limiter(options: BatchOptions) -> Limiter | None:
     for module in (name for name, needed in needs.items() if needed):
         if importlib.util.find_spec(module) is None:
             raise InputError(f"{module} is not installed: pip install 'scillm[ray]'")
-    if options.executor == "ray" and options.max_cost is not None:
-        raise InputError("--max-cost is not supported with --executor ray yet (a meter per worker)")
     limited = options.rpm is not None or options.tpm is not None
     if options.executor == "ray" and limited and options.workers > 1 and not options.limits:
         raise InputError(
@@ -388,4 +389,4 @@ async def _execute_on_ray(plan: Plan, summary: BatchSummary) -> None:
         retry_failed=options.retry_failed,
     )
     ray_options = RayOptions(options.ray_address, options.workers, options.shard_rows)
-    await run_on_ray(config, ray_options, summary)
+    await run_on_ray(config, ray_options, summary, plan.meter)

@@ -25,6 +25,7 @@ _REPORTED = (
     "problems",
     "tokens",
     "rate_limited",
+    "resent",
     "interrupted",
     "stopped",
 )
@@ -37,7 +38,9 @@ class BatchSummary:
     ``processed`` rows were written by this run (``succeeded + failed``); ``skipped`` ids were
     already in the checkpoint (``skipped_failed`` of them as error rows, not retried);
     ``stopped`` says why a run stopped before its end without being interrupted (its budget);
-    ``duplicates`` repeated an id seen earlier in the input. ``os.fspath(summary)`` is the
+    ``duplicates`` repeated an id seen earlier in the input. ``resent`` counts calls sent again
+    because the Ray worker that sent them first died before writing their rows (scale-out runs
+    only: a call is at-least-once, a row exactly-once). ``os.fspath(summary)`` is the
     results path, so code written for the original (which returned the path) keeps working.
     """
 
@@ -53,6 +56,7 @@ class BatchSummary:
     problems: list[str] = field(default_factory=list)
     tokens: int = 0
     rate_limited: int = 0
+    resent: int = 0
     interrupted: bool = False
     stopped: str | None = None
     started: float = field(default_factory=time.monotonic)

@@ -9,6 +9,7 @@ calls to another model on the same server.
 * **The live quota**: each reply's ``x-ratelimit-remaining-{requests,tokens}`` (minus what is
   still in flight) is what may still be sent until ``x-ratelimit-reset-*``; after the reset the
   quota is ``x-ratelimit-limit-*`` again. Durations like ``"1s"``, ``"6m0s"``, ``"12ms"`` parse.
+  A Router built with ``pace_from_headers=False`` never hands these headers to its pacers.
 * **Proactive rpm/tpm pacing** by virtual scheduling (GCRA) at 99 % of the given rate: each
   request reserves its departure time and sleeps once — O(1), FIFO-fair, no thundering herd.
   A request's token cost is a cheap prompt estimate + ``max_tokens``; the unused part is

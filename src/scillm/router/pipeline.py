@@ -140,6 +140,7 @@ class Pipeline:
         timeout: float | None,
         cooldown_s: float,
         allowed_fails: int = 0,
+        pace_from_headers: bool = True,
     ) -> None:
         self.groups = groups
         self.fallbacks = fallbacks
@@ -152,6 +153,7 @@ class Pipeline:
         self.timeout = timeout if timeout is not None else default_timeout()
         self.cooldown_s = cooldown_s
         self.allowed_fails = allowed_fails
+        self.pace_from_headers = pace_from_headers
         self.budget: Budget | None = None
         self.records: RecordLog | None = None
         self.telemetry = Telemetry()
@@ -427,7 +429,7 @@ class Pipeline:
             prep.meta["queue_ms"] += round(ticket.waited_s * 1000, 3)
             timeout = run.attempt_timeout(deployment)
             if timeout <= 0:
-                _release(deployment, ticket, None)
+                _release(deployment, ticket, None, self.pace_from_headers)
                 raise run.out_of_time()
             call = self.call_for(prep, deployment, messages, params, timeout)
             run.stats["attempts"] += 1
@@ -436,15 +438,15 @@ class Pipeline:
             try:
                 result = await send(deployment, call)
             except ScillmError as exc:
-                _release(deployment, ticket, exc)
+                _release(deployment, ticket, exc, self.pace_from_headers)
                 prep.last_error = exc
                 delay = await self._after_failure(prep, run, group, deployment, exc)
                 await asyncio.sleep(delay)
                 continue
             except BaseException:
-                _release(deployment, ticket, None)
+                _release(deployment, ticket, None, self.pace_from_headers)
                 raise
-            _release(deployment, ticket, result)
+            _release(deployment, ticket, result, self.pace_from_headers)
             deployment.record_latency(time.perf_counter() - t0)
             prep.meta.update(
                 provider=deployment.provider.name, model=deployment.model, deployment=deployment.id
@@ -541,8 +543,9 @@ def _honour_timeouts(route: list[list[Deployment]]) -> bool:
     return all(d.provider_honours_timeout for group in route for d in group)
 
 
-def _release(deployment: Deployment, ticket: Ticket, outcome: object) -> None:
-    """Hand the pacer back its ticket with what the attempt revealed about the endpoint."""
+def _release(deployment: Deployment, ticket: Ticket, outcome: object, quota: bool) -> None:
+    """Hand the pacer back its ticket with what the attempt revealed about the endpoint (with
+    ``quota`` False, never the ``x-ratelimit-*`` quota headers: an outside limiter paces)."""
     deployment.in_flight -= 1
     headers: Mapping[str, str] = {}
     status: int | None = None
@@ -557,7 +560,11 @@ def _release(deployment: Deployment, ticket: Ticket, outcome: object) -> None:
         status, headers = outcome.status_code, outcome.headers
         retry_after = outcome.retry_after_s
     deployment.pacer.release(
-        ticket, status=status, retry_after_s=retry_after, headers=headers, used_tokens=used
+        ticket,
+        status=status,
+        retry_after_s=retry_after,
+        headers=headers if quota else {},
+        used_tokens=used,
     )
 
 

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Ma
 from typing import Any
 
 from scillm import _sync
-from scillm._config import env
+from scillm._config import env, setting
 from scillm._request import TRANSPORT_CHECKS, Request, normalise
 from scillm.cost import CostMeter, budget_meter, price_name
 from scillm.errors import BudgetExceeded, ScillmError
@@ -95,6 +95,9 @@ class Router:
     deployment whose price is unknown is refused (``ValueError`` here, BudgetExceeded for an
     ad-hoc call). ``record_path`` appends one run record (:mod:`scillm.runrecord`) per call to
     that JSONL file, as ``scillm batch`` rows and the proxy's usage log carry them.
+    ``pace_from_headers=False`` (or ``SCILLM_PACE_FROM_HEADERS=0``) stops pacing from the
+    provider's ``x-ratelimit-remaining-*`` headers, for when an outside limiter paces every
+    process (``scillm batch --limits``); ``Retry-After`` still pauses.
     """
 
     def __init__(
@@ -115,6 +118,7 @@ class Router:
         rate_limits: Mapping[str, Mapping[str, float]] | None = None,
         max_cost_usd: float | None = None,
         record_path: str | os.PathLike[str] | None = None,
+        pace_from_headers: bool | None = None,
     ) -> None:
         if timeout is not None:
             _check_timeout(timeout)
@@ -136,6 +140,7 @@ class Router:
             timeout=timeout,
             cooldown_s=cooldown_s,
             allowed_fails=allowed_fails,
+            pace_from_headers=setting(pace_from_headers, True, bool, "SCILLM_PACE_FROM_HEADERS"),
         )
         for name, limits in (rate_limits or {}).items():
             if name not in groups:

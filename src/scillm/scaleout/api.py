@@ -10,8 +10,9 @@
 
 It takes the command's options (``model``, ``router_config``, ``api_base``, ``api_key``,
 ``timeout``, ``rpm``, ``tpm``, ``json_schema``, ``deterministic``, ``cache``, ``retry_failed``,
-``strict``) as keywords, checks them as the command does (ValueError naming what is wrong), and
-resumes the output like it. Blocking: it runs its own event loop.
+``strict``, ``max_cost``) as keywords, checks them as the command does (ValueError naming what
+is wrong), and resumes the output like it. Blocking: it runs its own event loop. A spent
+``max_cost`` raises :class:`~scillm.cost.BudgetReached` once the finished rows are merged.
 """
 
 from __future__ import annotations

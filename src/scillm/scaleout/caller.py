@@ -4,12 +4,14 @@ Every attempt, retries included, first passes the limiter (so the global schedul
 the Router makes exactly one attempt per call. A 429 puts the whole endpoint in a cooldown as
 long as its Retry-After (every worker honours it) and the row tries again; a 5xx or a dropped
 connection is retried after a short backoff. Tokens are charged as prompt estimate +
-``max_tokens`` and settled with the reply's usage.
+``max_tokens`` and settled with the reply's usage. ``on_send`` hears of each row once, just
+before its first attempt leaves (the scale-out worker logs it to count re-sent calls).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from scillm.batch.jobs import Job
@@ -41,9 +43,11 @@ class LimitedRowCaller(RowCaller):
         limiter: Limiter,
         endpoint: str,
         meter: CostMeter | None = None,
+        on_send: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(router, defaults, summary, meter=meter)
         self.limiter, self.endpoint = limiter, endpoint
+        self.on_send = on_send
         self.calls = 0
 
     async def _call(self, job: Job, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -51,6 +55,8 @@ class LimitedRowCaller(RowCaller):
         limited = 0
         for attempt in range(1, MAX_ATTEMPTS + 1):
             charged = await self.limiter.acquire(self.endpoint, cost)
+            if attempt == 1 and self.on_send is not None:
+                self.on_send(job.key)
             self.calls += 1
             try:
                 reply = dict(await self.router.acompletion(**request, num_retries=0))

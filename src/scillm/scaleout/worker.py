@@ -2,7 +2,10 @@
 
 A shard attempt skips the ids the output already holds and those earlier attempts of the shard
 finished, then runs the rest through :func:`scillm.batch.engine.drive` into a part file of its
-own (:mod:`scillm.scaleout.parts`), every call paced by the run's global limiter.
+own (:mod:`scillm.scaleout.parts`), every call paced by the run's global limiter and logged
+before it leaves (to count re-sent calls). Costs are metered per shard (with the run's
+``--max-cost``, an unknown price stops the shard at once); the driver sums them and, when the
+budget is spent, tells every worker to :meth:`~ShardWorker.stop`.
 """
 
 from __future__ import annotations
@@ -17,19 +20,22 @@ from scillm.batch.checkpoint import JsonlCheckpoint
 from scillm.batch.engine import drive
 from scillm.batch.jobs import Job
 from scillm.batch.summary import BatchSummary
+from scillm.cost import BudgetReached, CostMeter
 from scillm.router import Router
 from scillm.scaleout.caller import LimitedRowCaller
 from scillm.scaleout.limits import Limiter, Rates, make_limiter
-from scillm.scaleout.parts import finished_ids, part_path, scan_rows
+from scillm.scaleout.parts import SentLog, finished_ids, part_path, scan_rows, sent_path
 from scillm.scaleout.shards import Shard, read_shard
 
-__all__ = ["COUNTERS", "ShardWorker", "WorkerConfig"]
+__all__ = ["COSTS", "COUNTERS", "ShardWorker", "WorkerConfig", "counters"]
 
 COUNTERS = (
     "succeeded", "failed", "skipped", "skipped_failed", "duplicates", "generated_ids",
     "bad_input", "tokens", "rate_limited",
 )  # fmt: skip
 """The :class:`BatchSummary` fields a shard reports (they add up across shards)."""
+COSTS = ("usd", "priced", "unknown")
+"""The :class:`~scillm.cost.CostMeter` fields a shard reports (they add up too)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +53,13 @@ class WorkerConfig:
     endpoint: str
     concurrency: int
     retry_failed: bool
+    max_cost: float | None = None
 
 
-def counters(summary: BatchSummary) -> dict[str, Any]:
-    """The additive counters of a summary, plus its problems."""
+def counters(summary: BatchSummary, meter: CostMeter) -> dict[str, Any]:
+    """The additive counters of a summary and a meter, plus the summary's problems."""
     out: dict[str, Any] = {name: getattr(summary, name) for name in COUNTERS}
+    out.update({name: getattr(meter, name) for name in COSTS})
     out["problems"] = list(summary.problems)
     return out
 
@@ -64,8 +72,9 @@ class ShardWorker:
         self.router = Router(**config.router_kwargs)
         self.limiter: Limiter = make_limiter(config.limits, config.rates, config.api_key)
         self._done: tuple[set[str], set[str]] | None = None
-        self.live: dict[int, BatchSummary] = {}
+        self.live: dict[int, tuple[BatchSummary, CostMeter]] = {}
         self.calls = 0
+        self.stop_reason: str | None = None
 
     def pid(self) -> int:
         return os.getpid()
@@ -93,14 +102,25 @@ class ShardWorker:
                 yield job
 
     async def run_shard(self, shard: Shard) -> dict[str, Any]:
-        """Run one attempt of ``shard``; its counters and the calls it made."""
+        """Run one attempt of ``shard``: its counters, costs, calls, and why it stopped early
+        (``stopped``: the budget; None when it ran to the end)."""
         config = self.config
         path = part_path(config.run_dir, shard.index)
         summary = BatchSummary(path=str(path))
-        self.live[shard.index] = summary
+        meter = CostMeter(config.max_cost)
+        meter.stop_reason = self.stop_reason
+        self.live[shard.index] = summary, meter
+        sent = SentLog(sent_path(path))
         caller = LimitedRowCaller(
-            self.router, config.defaults, summary, self.limiter, config.endpoint
+            self.router,
+            config.defaults,
+            summary,
+            self.limiter,
+            config.endpoint,
+            meter,
+            on_send=sent.mark,
         )
+        stopped = None
         try:
             with JsonlCheckpoint(path, "id") as part:
                 await drive(
@@ -111,17 +131,29 @@ class ShardWorker:
                     max_concurrency=config.concurrency,
                     retry_failed=config.retry_failed,
                 )
+        except BudgetReached as exc:
+            stopped = str(exc)
         finally:
             del self.live[shard.index]
+            sent.close()
             self.calls += caller.calls
-        return {**counters(summary), "calls": caller.calls}
+        return {**counters(summary, meter), "calls": caller.calls, "stopped": stopped}
 
-    def progress(self) -> dict[str, int]:
-        """The counters of the shards running now (for the driver's live progress line)."""
-        total = dict.fromkeys(COUNTERS, 0)
-        for summary in list(self.live.values()):
+    def stop(self, reason: str) -> None:
+        """Start no new call (the run's budget is spent): the calls in flight finish and are
+        written, then every running shard returns with ``stopped``."""
+        self.stop_reason = reason
+        for _, meter in list(self.live.values()):
+            meter.stop_reason = meter.stop_reason or reason
+
+    def progress(self) -> dict[str, float]:
+        """The counters and costs of the shards running now (for the driver's live view)."""
+        total = dict.fromkeys((*COUNTERS, *COSTS), 0.0)
+        for summary, meter in list(self.live.values()):
             for name in COUNTERS:
                 total[name] += getattr(summary, name)
+            for name in COSTS:
+                total[name] += getattr(meter, name)
         return total
 
     async def aclose(self) -> None:
