@@ -26,6 +26,7 @@ from scillm.testing import MockLLMServer
 pytestmark = [pytest.mark.requires("redis-server", apt="redis-server")]
 
 RPM = 20 * 60
+INFLIGHT = 12  # scillm batch's default --concurrency: the calls one worker has in flight
 WAIT_S = 240.0
 
 
@@ -92,9 +93,12 @@ def test_sigkill_one_actor_loses_and_duplicates_nothing(
     assert set(ids) == {f"q{i}" for i in range(n)}
     assert (summary.succeeded, summary.failed) == (n, 0)
     assert set(calls) == set(ids)
-    assert sum(calls.values()) - n <= 12  # repeats only for rows in flight in the dead actor
-    assert summary.resent == sum(calls.values()) - n  # every repeat counted, nothing else
-    assert summary.resent > 0  # the dead actor had calls in flight
+    repeats = sum(calls.values()) - n
+    assert repeats <= INFLIGHT  # repeats only for rows in flight in the dead actor
+    # Every repeat is counted. A row is logged as sent just before its request leaves, so a
+    # kill between the two counts a row the server never saw: at most the actor's in-flight cap.
+    assert repeats <= summary.resent <= repeats + INFLIGHT
+    assert repeats > 0  # the dead actor had calls in flight
     assert summary.as_dict()["resent"] == summary.resent
 
 
@@ -130,7 +134,8 @@ def test_kill_the_driver_and_resume_calls_no_finished_row_again(
     assert set(ids) == {f"q{i}" for i in range(n)}
     assert finished and all(calls[key] == 1 for key in finished)
     assert summary.skipped >= len(finished)
-    assert summary.resent == sum(calls.values()) - n  # rows in flight when the driver died
+    repeats = sum(calls.values()) - n  # rows in flight when the driver died
+    assert repeats <= summary.resent <= repeats + 2 * INFLIGHT  # see the SIGKILL test
 
 
 def test_an_interrupted_run_writes_what_finished_and_the_rerun_resumes(
