@@ -35,27 +35,15 @@ import contextlib
 import os
 import re
 import secrets
-import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from scillm.certainly.process import OUTPUT_LIMIT, Ran, Toolchain
-from scillm.sandbox.bwrap import WORKDIR, pick_uid, sandbox_argv
-from scillm.sandbox.languages import Toolchain as SandboxToolchain
-from scillm.sandbox.languages import this_python
-from scillm.sandbox.limits import Limits
-from scillm.sandbox.seccomp import filter_fd
-from scillm.sandbox.stage import Plan, plan_isolation
-from scillm.sandbox.waiter import spec_fd, waiter_argv
-from scillm.sandbox.workdir import workdir
+from scillm.certainly.process import Ran, Toolchain
+from scillm.certainly.warm import WarmProcess
 
 __all__ = ["CoqTop", "sentences"]
 
-SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
-# A long-lived process: its CPU limit covers every run it makes before it is recycled.
-CPU_BUDGET_S = 3600.0
 # A prompt: the proof (or "Coq"), the state number, the open proofs, the proof depth.
 _PROMPT = rb"<prompt>[^ <>|]+ < (?P<state>\d+) \|[^<>|]*\| \d+ < </prompt>"
 _PROMPT_END = b"</prompt>"
@@ -63,20 +51,14 @@ _ERROR = re.compile(r"^Error:[ \t]*\n?", re.MULTILINE)
 _SYNC = "scillm_sync_"
 
 
-class CoqTop:
+class CoqTop(WarmProcess):
     """One sandboxed ``coqtop`` with ``libraries`` loaded; :meth:`run` runs one audit file."""
 
     def __init__(self, libraries: tuple[str, ...]) -> None:
+        super().__init__()
         self.libraries = libraries
-        self.runs = 0
-        self.broken = False  # a run answered as a fresh coqc would not: closed, run fresh
-        self.path = Path()
-        self._proc: asyncio.subprocess.Process | None = None
-        self._stack = contextlib.ExitStack()
-        self._uid: int | None = None
         self._marker = 0
         self._state = 0  # the state number of coqtop's last prompt
-        self._drain: asyncio.Task[None] | None = None
 
     @classmethod
     async def start(
@@ -90,7 +72,7 @@ class CoqTop:
         """Start coqtop and load ``libraries``; None if that fails (the caller runs coqc)."""
         top = cls(libraries)
         try:
-            await top._spawn(toolchain, flags, memory_mb)
+            await top._spawn(toolchain, flags, memory_mb, {"src/.keep": b""}, discard="stdout")
             deadline = time.monotonic() + timeout_s
             first = _prompted(await top._read_until(_PROMPT_END, deadline))
             top._state = first.state
@@ -148,80 +130,6 @@ class CoqTop:
             self.broken = True
             await self.close()
             return None
-
-    @property
-    def pid(self) -> int:
-        """The process id of the sandbox (its process group holds coqtop)."""
-        assert self._proc is not None
-        return self._proc.pid
-
-    @property
-    def alive(self) -> bool:
-        return self._proc is not None and self._proc.returncode is None
-
-    async def close(self) -> None:
-        """Kill the process (its whole sandbox) and delete its work dir."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            if proc.returncode is None:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-            await proc.wait()
-        if self._drain is not None:
-            self._drain.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._drain
-            self._drain = None
-        self._stack.close()
-
-    async def _spawn(self, toolchain: Toolchain, flags: Sequence[str], memory_mb: int) -> None:
-        assert toolchain.path is not None
-        isolated = await asyncio.to_thread(plan_isolation, True)
-        assert isinstance(isolated, Plan)  # accepting rlimits-only, there is always a plan
-        self._uid = pick_uid() if isolated.bwrap else None
-        self.path = Path(self._stack.enter_context(workdir({"src/.keep": b""}, owner=self._uid)))
-        tool = SandboxToolchain(toolchain.path, toolchain.binds)
-        python = this_python()
-        home = WORKDIR if isolated.bwrap else str(self.path)
-        env = {"PATH": SANDBOX_PATH, "HOME": home, "LANG": "C.UTF-8", **dict(toolchain.env)}
-        limits = Limits(CPU_BUDGET_S, CPU_BUDGET_S, memory_mb, OUTPUT_LIMIT)
-        program = [tool.executable, *flags]
-        spec = spec_fd(program, env, limits.rlimits(), self._uid)
-        report_read, report_write = os.pipe()
-        passed = [spec, report_write]
-        self._stack.callback(os.close, report_read)
-        command = waiter_argv(python.executable, spec, report_write)
-        if isolated.bwrap is not None:
-            status_read, status_write = os.pipe()
-            self._stack.callback(os.close, status_read)
-            seccomp = filter_fd()
-            passed += [status_write, seccomp]
-            command = sandbox_argv(
-                isolated.bwrap,
-                command,
-                workdir=str(self.path),
-                read_only=(*tool.prefixes, *python.prefixes),
-                status_fd=status_write,
-                seccomp_fd=seccomp,
-                as_root=self._uid is not None,
-            )
-        try:
-            self._proc = await asyncio.create_subprocess_exec(
-                *command,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                pass_fds=passed,
-                start_new_session=True,
-                env={},
-                cwd=None if isolated.bwrap else str(self.path),
-                limit=OUTPUT_LIMIT,
-            )
-        finally:
-            for fd in passed:
-                os.close(fd)
-        assert self._proc.stdout is not None
-        self._drain = asyncio.create_task(_discard(self._proc.stdout))
 
     def _install(self, compiled: bytes) -> None:
         """Put the item's ``Top.vo`` where ``Require Top.`` finds it, never through a link the
@@ -301,12 +209,6 @@ class _Answer:
 
 class _Broken(Exception):
     """The process answered in a way a fresh coqc run would not have."""
-
-
-async def _discard(stream: asyncio.StreamReader) -> None:
-    """Read and drop coqtop's stdout: scillm reads only what ``Redirect`` wrote."""
-    while await stream.read(1 << 16):
-        pass
 
 
 def _prompted(data: bytes) -> _Answer:

@@ -13,14 +13,15 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
 from scillm._config import env
 from scillm.certainly.lean_output import strip_comments
-from scillm.certainly.lean_repl import SANDBOX_PATH, LeanRepl
+from scillm.certainly.lean_repl import LeanRepl
 from scillm.certainly.process import Toolchain
+from scillm.certainly.warm import RECYCLE_AFTER, SANDBOX_PATH, WarmPool
 
 __all__ = [
     "RECYCLE_AFTER",
@@ -32,7 +33,6 @@ __all__ = [
 ]
 
 REPL_ENV = "SCILLM_LEAN_REPL"
-RECYCLE_AFTER = 50
 _IMPORT = re.compile(r"import(?:[ \t]+[\w'.«»]+)+")
 # What may only open a Lean file: in a command run from an environment it is an error.
 _HEADER_ONLY = re.compile(r"^\s*(?:prelude|module|(?:public\s+|meta\s+)*import)\b", re.MULTILINE)
@@ -83,7 +83,7 @@ def find_repl(lean: Toolchain, configured: str | None = None) -> Toolchain | Non
     )
 
 
-class LeanReplPool:
+class LeanReplPool(WarmPool[LeanRepl]):
     """Warm REPLs for one batch; :meth:`lease` lends one, :meth:`aclose` ends all."""
 
     def __init__(
@@ -94,59 +94,22 @@ class LeanReplPool:
         recycle_after: int = RECYCLE_AFTER,
         max_idle: int = 4,
     ) -> None:
-        if recycle_after < 1 or max_idle < 0:
-            raise ValueError("recycle_after must be at least 1 and max_idle at least 0")
+        super().__init__(recycle_after=recycle_after, max_idle=max_idle)
         self._repl = repl
         self._memory_mb = memory_mb
-        self._recycle_after = recycle_after
-        self._max_idle = max_idle
-        self._idle: list[LeanRepl] = []
-        self.started = 0  # processes started so far (for tests and the bench)
 
     @asynccontextmanager
     async def lease(
         self, header: tuple[str, ...], deadline: float
     ) -> AsyncIterator[LeanRepl | None]:
         """A warm REPL with exactly ``header`` imported (None: check the item fresh)."""
-        for dead in [r for r in self._idle if not r.alive]:
-            self._idle.remove(dead)
-            await dead.close()
-        repl = next((r for r in self._idle if r.header == header), None)
-        if repl is not None:
-            self._idle.remove(repl)
-        else:
-            repl = await LeanRepl.start(
-                self._repl, header, self._memory_mb, deadline - time.monotonic()
-            )
-            self.started += repl is not None
-        try:
+
+        def start() -> Awaitable[LeanRepl | None]:
+            remaining = deadline - time.monotonic()
+            return LeanRepl.start(self._repl, header, self._memory_mb, remaining)
+
+        async with self._lease(header, start) as repl:
             yield repl
-        except BaseException:
-            if repl is not None:
-                await repl.close()
-            raise
-        if repl is not None:
-            await self._give_back(repl)
-
-    @property
-    def idle(self) -> tuple[LeanRepl, ...]:
-        """The processes waiting for an item, oldest first."""
-        return tuple(self._idle)
-
-    async def _give_back(self, repl: LeanRepl) -> None:
-        if not repl.alive or repl.runs >= self._recycle_after:
-            await repl.close()
-            return
-        self._idle.append(repl)
-        while len(self._idle) > self._max_idle:
-            await self._idle.pop(0).close()
-
-    async def aclose(self) -> None:
-        """Close every idle process (leased ones close when given back after this)."""
-        self._max_idle = 0
-        idle, self._idle = self._idle, []
-        for repl in idle:
-            await repl.close()
 
 
 def new_lean_pool(

@@ -20,29 +20,16 @@ the process.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
-import signal
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from scillm.certainly.process import OUTPUT_LIMIT, Toolchain
-from scillm.sandbox.bwrap import WORKDIR, pick_uid, sandbox_argv
-from scillm.sandbox.languages import this_python
-from scillm.sandbox.limits import Limits
-from scillm.sandbox.seccomp import filter_fd
-from scillm.sandbox.stage import Plan, plan_isolation
-from scillm.sandbox.waiter import spec_fd, waiter_argv
-from scillm.sandbox.workdir import workdir
+from scillm.certainly.warm import WarmProcess
 
 __all__ = ["LeanRepl", "header_command", "json_lines"]
 
-SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
-# A long-lived process: its CPU limit covers every item it checks before it is recycled.
-CPU_BUDGET_S = 3600.0
 # What lean --json calls a message's severity, for each REPL severity.
 _SEVERITIES = {
     "error": "error",
@@ -57,17 +44,14 @@ def header_command(modules: Sequence[str]) -> str:
     return "\n".join(f"import {module}" for module in modules)
 
 
-class LeanRepl:
+class LeanRepl(WarmProcess):
     """One sandboxed REPL with ``header`` (module names) imported; :meth:`run` checks one item."""
 
     def __init__(self, header: tuple[str, ...]) -> None:
+        super().__init__()
         self.header = header
-        self.runs = 0
         self._env = -1  # the header's environment
         self._last = -1  # the newest environment the process answered with
-        self._proc: asyncio.subprocess.Process | None = None
-        self._stack = contextlib.ExitStack()
-        self._drain: asyncio.Task[None] | None = None
 
     @classmethod
     async def start(
@@ -80,7 +64,7 @@ class LeanRepl:
         """Start the REPL and import ``header``; None if that fails (the caller runs lean)."""
         process = cls(header)
         try:
-            await process._spawn(repl, memory_mb)
+            await process._spawn(repl, (), memory_mb, {".keep": b""}, discard="stderr")
             reply = await process._ask(
                 {"cmd": header_command(header)}, time.monotonic() + timeout_s
             )
@@ -113,28 +97,9 @@ class LeanRepl:
             await self.close()
             raise
         except (_Broken, OSError):
+            self.broken = True
             await self.close()
             return None
-
-    @property
-    def alive(self) -> bool:
-        """Whether the process is still running."""
-        return self._proc is not None and self._proc.returncode is None
-
-    async def close(self) -> None:
-        """Kill the process (its whole sandbox) and delete its work dir."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            if proc.returncode is None:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-            await proc.wait()
-        if self._drain is not None:
-            self._drain.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._drain
-            self._drain = None
-        self._stack.close()
 
     async def _ask(self, request: Mapping[str, Any], deadline: float) -> dict[str, Any] | None:
         """Send one command; its reply if it has the protocol's shape, else None."""
@@ -184,62 +149,9 @@ class LeanRepl:
                 return None
             lines.append(line)
 
-    async def _spawn(self, repl: Toolchain, memory_mb: int) -> None:
-        assert repl.path is not None
-        isolated = await asyncio.to_thread(plan_isolation, True)
-        assert isinstance(isolated, Plan)  # accepting rlimits-only, there is always a plan
-        uid = pick_uid() if isolated.bwrap else None
-        path = Path(self._stack.enter_context(workdir({".keep": b""}, owner=uid)))
-        python = this_python()
-        home = WORKDIR if isolated.bwrap else str(path)
-        env = {"PATH": SANDBOX_PATH, "HOME": home, "LANG": "C.UTF-8", **dict(repl.env)}
-        limits = Limits(CPU_BUDGET_S, CPU_BUDGET_S, memory_mb, OUTPUT_LIMIT)
-        spec = spec_fd([repl.path], env, limits.rlimits(), uid)
-        report_read, report_write = os.pipe()
-        passed = [spec, report_write]
-        self._stack.callback(os.close, report_read)
-        command = waiter_argv(python.executable, spec, report_write)
-        if isolated.bwrap is not None:
-            status_read, status_write = os.pipe()
-            self._stack.callback(os.close, status_read)
-            seccomp = filter_fd()
-            passed += [status_write, seccomp]
-            command = sandbox_argv(
-                isolated.bwrap,
-                command,
-                workdir=str(path),
-                read_only=(*repl.binds, *python.prefixes),
-                status_fd=status_write,
-                seccomp_fd=seccomp,
-                as_root=uid is not None,
-            )
-        try:
-            self._proc = await asyncio.create_subprocess_exec(
-                *command,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                pass_fds=passed,
-                start_new_session=True,
-                env={},
-                cwd=None if isolated.bwrap else str(path),
-                limit=OUTPUT_LIMIT,
-            )
-        finally:
-            for fd in passed:
-                os.close(fd)
-        assert self._proc.stderr is not None
-        self._drain = asyncio.create_task(_discard(self._proc.stderr))
-
 
 class _Broken(Exception):
     """The process answered in a way a fresh lean run would not have."""
-
-
-async def _discard(stream: asyncio.StreamReader) -> None:
-    """Read and drop the REPL's stderr (its replies are on stdout)."""
-    while await stream.read(1 << 16):
-        pass
 
 
 def _errors(reply: Mapping[str, Any]) -> bool:

@@ -11,20 +11,20 @@ timeout, and when the item holding it was cancelled mid-run; at most ``max_idle`
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 
 from scillm.certainly.coqtop import CoqTop
 from scillm.certainly.process import Toolchain
+from scillm.certainly.warm import RECYCLE_AFTER, WarmPool
 
 __all__ = ["RECYCLE_AFTER", "WARM_PREFIXES", "CoqTopPool"]
 
-RECYCLE_AFTER = 50
 # Libraries a warm process may hold loaded: Coq's standard library (Ltac2 ships with it).
 WARM_PREFIXES = ("Coq.", "Ltac2.")
 
 
-class CoqTopPool:
+class CoqTopPool(WarmPool[CoqTop]):
     """Warm audit processes for one batch; :meth:`lease` lends one, :meth:`aclose` ends all."""
 
     def __init__(
@@ -36,16 +36,10 @@ class CoqTopPool:
         recycle_after: int = RECYCLE_AFTER,
         max_idle: int = 4,
     ) -> None:
-        if recycle_after < 1 or max_idle < 0:
-            raise ValueError("recycle_after must be at least 1 and max_idle at least 0")
+        super().__init__(recycle_after=recycle_after, max_idle=max_idle)
         self._toolchain = toolchain
         self._flags = tuple(flags)
         self._memory_mb = memory_mb
-        self._recycle_after = recycle_after
-        self._max_idle = max_idle
-        self._idle: list[CoqTop] = []
-        self.started = 0  # processes started so far (for tests and the bench)
-        self.dropped = 0  # processes closed because a run could not be trusted (CoqTop.broken)
 
     @asynccontextmanager
     async def lease(
@@ -56,47 +50,10 @@ class CoqTopPool:
         if not all(name.startswith(WARM_PREFIXES) for name in wanted):
             yield None
             return
-        for dead in [t for t in self._idle if not t.alive]:
-            self._idle.remove(dead)
-            await dead.close()
-        top = next((t for t in self._idle if t.libraries == wanted), None)
-        if top is not None:
-            self._idle.remove(top)
-        else:
-            top = await CoqTop.start(
-                self._toolchain,
-                wanted,
-                self._flags,
-                self._memory_mb,
-                deadline - time.monotonic(),
-            )
-            self.started += top is not None
-        try:
+
+        def start() -> Awaitable[CoqTop | None]:
+            remaining = deadline - time.monotonic()
+            return CoqTop.start(self._toolchain, wanted, self._flags, self._memory_mb, remaining)
+
+        async with self._lease(wanted, start) as top:
             yield top
-        except BaseException:
-            if top is not None:
-                await top.close()
-            raise
-        if top is not None:
-            await self._give_back(top)
-
-    @property
-    def idle(self) -> tuple[CoqTop, ...]:
-        """The processes waiting for an item, oldest first."""
-        return tuple(self._idle)
-
-    async def _give_back(self, top: CoqTop) -> None:
-        self.dropped += top.broken
-        if not top.alive or top.runs >= self._recycle_after:
-            await top.close()
-            return
-        self._idle.append(top)
-        while len(self._idle) > self._max_idle:
-            await self._idle.pop(0).close()
-
-    async def aclose(self) -> None:
-        """Close every idle process (leased ones close when given back after this)."""
-        self._max_idle = 0
-        idle, self._idle = self._idle, []
-        for top in idle:
-            await top.close()

@@ -105,7 +105,6 @@ async def _remote(base: str, call: Call, body: dict[str, Any]) -> dict[str, Any]
     )  # fmt: skip
 
 
-
 async def _in_process(call: Call, body: dict[str, Any]) -> dict[str, Any]:
     from scillm.certainly.bridge import Bridge
     from scillm.certainly.envelope import BridgeError
