@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 import scillm
+from scillm._http import Endpoint
 from scillm.providers import Call, resolve
 from scillm.testing import Fault, MockLLMServer, Reply
 from scillm.testing._background import BackgroundServer
@@ -414,6 +415,22 @@ def test_a_reply_not_from_http_without_choices_names_no_status() -> None:
     with pytest.raises(scillm.APIError, match=r"^my-llm returned a reply without choices") as info:
         to_completion({"result": "x"}, provider="my-llm")
     assert info.value.status_code is None and "api_base" not in str(info.value)
+
+
+# -- the client's name ------------------------------------------------------------------------
+
+
+async def test_requests_name_scillm_as_their_user_agent(mock_llm: MockLLMServer) -> None:
+    await complete(mock_llm.base_url)
+    assert mock_llm.requests[0].headers["user-agent"] == f"scillm/{scillm.__version__}"
+
+
+@pytest.mark.parametrize("name", ["User-Agent", "user-agent", "USER-AGENT"])
+async def test_a_callers_user_agent_replaces_scillms(mock_llm: MockLLMServer, name: str) -> None:
+    await complete(mock_llm.base_url, extra_headers={name: "my-app/2"})
+    assert mock_llm.requests[0].headers["user-agent"] == "my-app/2"
+    endpoint = Endpoint(mock_llm.base_url, {name: "my-app/2"}, "openai")
+    assert [k for k in endpoint.headers if k.lower() == "user-agent"] == [name]
 
 
 # -- no raw exception escapes -----------------------------------------------------------------
