@@ -468,3 +468,15 @@ async def test_a_body_that_is_not_json_is_a_bad_request(mock_llm: MockLLMServer)
     with pytest.raises(scillm.BadRequestError, match="JSON"):
         await complete(mock_llm.base_url, params={"metadata": {"tags": {1, 2}}})
     assert mock_llm.requests == []
+
+
+# -- the per-request timeout ------------------------------------------------------------------
+
+
+def test_a_timeout_is_cut_down_to_the_millisecond_and_made_once() -> None:
+    from scillm._http import _timeout
+
+    first, second = _timeout(599.99971), _timeout(599.99932)  # two calls' time left
+    assert first is second and first.total == 599.999
+    assert _timeout(2.0).total == 2.0 and _timeout(None).total is None
+    assert _timeout(0.0004).total == 0.0004  # under a millisecond: kept, never cut to zero
