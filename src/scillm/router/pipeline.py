@@ -387,14 +387,30 @@ class Pipeline:
                 "the price list (genai-prices) knows, or use a Router without max_cost_usd"
             )
 
-    async def _send(
+    def _send(
+        self,
+        prep: Prepared,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any],
+        send: Send[T],
+    ) -> Awaitable[T]:
+        """Try the route's groups in order; within a group, retry and fail over deployments.
+
+        A route of one group (no fallbacks, the usual case) is that group's attempts as they
+        are: its error is the call's, so no coroutine is needed around them.
+        """
+        if len(prep.route) == 1:
+            return self._send_group(prep, prep.route[0], messages, params, send)
+        return self._send_route(prep, messages, params, send)
+
+    async def _send_route(
         self,
         prep: Prepared,
         messages: list[dict[str, Any]],
         params: dict[str, Any],
         send: Send[T],
     ) -> T:
-        """Try the route's groups in order; within a group, retry and fail over deployments."""
+        """The groups of a route with fallbacks, in order, until one answers."""
         last: ScillmError | None = None
         for index, group in enumerate(prep.route):
             if index:
