@@ -138,8 +138,7 @@ def _bad_header(headers: Mapping[str, str], provider: str) -> BadRequestError:
     for name, value in headers.items():
         if not isinstance(name, str) or not isinstance(value, str):
             return BadRequestError(
-                f"header {name!r} must be a string name with a string value; check "
-                "extra_headers.",
+                f"header {name!r} must be a string name with a string value; check extra_headers.",
                 provider=provider,
             )
         if _CONTROL.search(name) or _CONTROL.search(value):
