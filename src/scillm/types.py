@@ -91,7 +91,7 @@ def _fill(out: AttrDict, data: Mapping[str, Any]) -> AttrDict:
                 value = _fill(children.get(key, AttrDict)(), value)
             elif isinstance(value, list):
                 kind = children.get(key, AttrDict)
-                value = [wrap(v, kind) for v in value]
+                value = [_fill(kind(), v) if type(v) is dict else wrap(v, kind) for v in value]
         out[key] = value
     return out
 
