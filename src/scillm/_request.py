@@ -144,8 +144,7 @@ def _headers(name: str, value: Any) -> None:
 
 
 def _http_url(name: str, value: Any) -> None:
-    _nonempty_text(name, value)
-    if not value.startswith(("http://", "https://")):
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
         raise _refuse(name, value, "an http:// or https:// URL")
 
 
