@@ -4,6 +4,7 @@
     uv run python bench/client_overhead.py --quick                     # smoke run (~1 min)
     uv run python bench/client_overhead.py --clients raw,scillm --latencies 0 --repeats 5
     uv run python bench/client_overhead.py --profile scillm            # cProfile one client
+    uv run python bench/client_overhead.py --clients raw,scillm,router --interleave 40
 
 Every client sends ``--n`` chat completions, ``--concurrency`` in flight, to the project's mock
 OpenAI-compatible server (``scillm.testing.serve``) on 127.0.0.1, once per ``--latencies`` value.
@@ -22,6 +23,13 @@ the Router adding <= 0.3 ms CPU/request over ``scillm.acompletion``, and CPU/req
 aiohttp's in the same run: scillm <= 1.2x, the Router <= 1.5x.
 Numbers are from a shared machine: the JSON records the load average and the CPU time other
 processes burnt during each timed section (``other_cpu_s``), so noisy cells can be spotted.
+
+``--interleave B`` measures the ratios over raw aiohttp more finely on a busy machine: one
+worker process per latency sets every client up on one event loop, then runs ``B`` rounds of
+``--n / B`` requests per client, the clients' order rotating each round, timing each block by
+the thread's CPU time. Background load then hits every client within seconds of each other;
+each client's ratio is the median of its per-round ratios to raw (raw must be among the
+clients). Results go to ``client_overhead_interleaved.json`` beside ``--out``.
 """
 
 from __future__ import annotations
@@ -325,8 +333,44 @@ async def worker(
     )
 
 
+async def interleaved_worker(
+    clients: list[str], base_url: str, n: int, concurrency: int, warmup: int, rounds: int
+) -> dict[str, list[float]]:
+    """Every client on one loop; ``rounds`` rounds of one block each: CPU seconds per block."""
+    made = {client: await FACTORIES[client](base_url) for client in clients}
+    for send, _close in made.values():
+        await drive(send, warmup, concurrency)
+    gc.collect()
+    block = max(1, n // rounds)
+    cpu: dict[str, list[float]] = {client: [] for client in clients}
+    for round_no in range(rounds):
+        shift = round_no % len(clients)
+        for client in clients[shift:] + clients[:shift]:
+            start = time.thread_time()
+            tally = await drive(made[client][0], block, concurrency)
+            cpu[client].append(time.thread_time() - start)
+            if tally.errors:
+                raise RuntimeError(f"{client}: {tally.errors} errors, first {tally.first_error}")
+    for _send, close in made.values():
+        await close()
+    return cpu
+
+
 def worker_main(args: argparse.Namespace) -> None:
     """Entry point of a worker process: print one ``RESULT_MARK`` JSON line."""
+    if args.interleave:
+        cpu = asyncio.run(
+            interleaved_worker(
+                args.worker.split(","),
+                args.base_url,
+                args.n,
+                args.concurrency,
+                args.warmup,
+                args.interleave,
+            )
+        )
+        print(RESULT_MARK + json.dumps(cpu), flush=True)
+        return
     profile = cProfile.Profile() if args.profile_out else None
     result = asyncio.run(
         worker(
@@ -633,10 +677,75 @@ def profile_client(args: argparse.Namespace) -> None:
     print(f"profile: {text_path}")
 
 
+def run_interleaved(args: argparse.Namespace) -> dict[str, Any]:
+    """One interleaved worker per latency; each client's per-round CPU ratio to raw's."""
+    info = machine_info(PACKAGES, MACHINE_NOTE)
+    results: dict[str, Any] = {}
+    for latency in args.latencies:
+        with mock_server(latency) as (base_url, _pid):
+            cmd = [sys.executable, str(Path(__file__).resolve())]
+            cmd += ["--worker", ",".join(args.clients), "--base-url", base_url]
+            cmd += ["--n", str(args.n), "--warmup", str(args.warmup)]
+            cmd += ["--concurrency", str(args.concurrency), "--interleave", str(args.interleave)]
+            proc = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S, check=False
+            )
+        lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_MARK)]
+        if not lines:
+            raise RuntimeError(f"interleaved worker failed:\n{proc.stderr[-4000:]}")
+        cpu: dict[str, list[float]] = json.loads(lines[-1][len(RESULT_MARK) :])
+        block = args.n // args.interleave
+        cell: dict[str, Any] = {}
+        for client, blocks in cpu.items():
+            ratios = [c / r for c, r in zip(blocks, cpu["raw"], strict=True)]
+            cell[client] = {
+                "cpu_ms_per_req": statistics.median(blocks) * 1000 / block,
+                "over_raw": statistics.median(ratios),
+                "over_raw_quartiles": statistics.quantiles(ratios, n=4),
+                "block_cpu_s": blocks,
+            }
+        results[f"{latency:g}ms"] = cell
+    info["loadavg_end"] = list(os.getloadavg())
+    return {
+        "machine": info,
+        "parameters": {
+            "n": args.n,
+            "rounds": args.interleave,
+            "concurrency": args.concurrency,
+            "latencies_ms": args.latencies,
+            "clients": args.clients,
+        },
+        "results": results,
+    }
+
+
+def print_interleaved(report: dict[str, Any]) -> None:
+    """One line per (latency, client): CPU/request and the median ratio to raw."""
+    params, machine = report["parameters"], report["machine"]
+    print(
+        f"interleaved: N={params['n']} per client in {params['rounds']} rounds, "
+        f"{params['concurrency']} in flight, load avg {machine['loadavg_start'][0]:.2f} -> "
+        f"{machine['loadavg_end'][0]:.2f}"
+    )
+    for latency, cell in report["results"].items():
+        for client, row in cell.items():
+            low, _mid, high = row["over_raw_quartiles"]
+            target = TARGET_OVER_RAW.get(client)
+            verdict = "" if target is None else f" (want <= {target}: "
+            if target is not None:
+                verdict += "MET)" if row["over_raw"] <= target else "NOT MET)"
+            print(
+                f"  {latency:>6} {client:<8} {row['cpu_ms_per_req']:.3f} ms CPU/req, "
+                f"{row['over_raw']:.3f}x raw [quartiles {low:.3f}-{high:.3f}]{verdict}"
+            )
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options (``--worker`` and friends are internal)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
-    parser.add_argument("--n", type=int, default=None, help="timed requests per run (2000)")
+    parser.add_argument(
+        "--n", type=int, default=None, help="timed requests per run (2000; interleaved 20000)"
+    )
     parser.add_argument("--concurrency", type=int, default=64, help="requests in flight")
     parser.add_argument("--latencies", default="0,50", help="server latencies in ms, comma-sep")
     parser.add_argument("--clients", default=",".join(CLIENTS), help="comma-separated clients")
@@ -647,16 +756,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="JSON result path")
     parser.add_argument("--profile", choices=CLIENTS, help="cProfile one client instead")
     parser.add_argument("--profile-top", type=int, default=30, help="functions to list")
-    parser.add_argument("--worker", choices=CLIENTS, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--interleave", type=int, default=0, help="rounds of one in-process run (see above)"
+    )
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--server-pid", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--profile-out", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     quick = args.quick
-    args.n = args.n or (200 if quick else 2000)
+    args.n = args.n or (200 if quick else 20000 if args.interleave else 2000)
     args.repeats = args.repeats or (1 if quick else 3)
     args.warmup = args.warmup if args.warmup is not None else (20 if quick else 100)
     args.import_runs = args.import_runs or (3 if quick else 10)
+    unusable = "raw" not in str(args.clients).split(",") or args.interleave < 2
+    if args.interleave and args.worker is None and unusable:
+        parser.error("--interleave needs raw among --clients and at least 2 rounds")
     if args.worker is None:
         args.latencies = [float(v) for v in str(args.latencies).split(",") if v.strip()]
         args.clients = [c.strip() for c in str(args.clients).split(",") if c.strip()]
@@ -674,6 +789,14 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.profile is not None:
         profile_client(args)
+        return
+    if args.interleave:
+        report = run_interleaved(args)
+        out = Path(args.out).with_name("client_overhead_interleaved.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2) + "\n")
+        print_interleaved(report)
+        print(f"results: {out}")
         return
     print(
         f"client overhead: clients {args.clients}, latencies {args.latencies} ms, "

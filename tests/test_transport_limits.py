@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 import scillm
+from scillm._http import Endpoint
 from scillm.providers import Call, resolve
 from scillm.testing import Fault, MockLLMServer, Reply
 from scillm.testing._background import BackgroundServer
@@ -416,6 +417,22 @@ def test_a_reply_not_from_http_without_choices_names_no_status() -> None:
     assert info.value.status_code is None and "api_base" not in str(info.value)
 
 
+# -- the client's name ------------------------------------------------------------------------
+
+
+async def test_requests_name_scillm_as_their_user_agent(mock_llm: MockLLMServer) -> None:
+    await complete(mock_llm.base_url)
+    assert mock_llm.requests[0].headers["user-agent"] == f"scillm/{scillm.__version__}"
+
+
+@pytest.mark.parametrize("name", ["User-Agent", "user-agent", "USER-AGENT"])
+async def test_a_callers_user_agent_replaces_scillms(mock_llm: MockLLMServer, name: str) -> None:
+    await complete(mock_llm.base_url, extra_headers={name: "my-app/2"})
+    assert mock_llm.requests[0].headers["user-agent"] == "my-app/2"
+    endpoint = Endpoint(mock_llm.base_url, {name: "my-app/2"}, "openai")
+    assert [k for k in endpoint.headers if k.lower() == "user-agent"] == [name]
+
+
 # -- no raw exception escapes -----------------------------------------------------------------
 
 
@@ -451,3 +468,15 @@ async def test_a_body_that_is_not_json_is_a_bad_request(mock_llm: MockLLMServer)
     with pytest.raises(scillm.BadRequestError, match="JSON"):
         await complete(mock_llm.base_url, params={"metadata": {"tags": {1, 2}}})
     assert mock_llm.requests == []
+
+
+# -- the per-request timeout ------------------------------------------------------------------
+
+
+def test_a_timeout_is_cut_down_to_the_millisecond_and_made_once() -> None:
+    from scillm._http import _timeout
+
+    first, second = _timeout(599.99971), _timeout(599.99932)  # two calls' time left
+    assert first is second and first.total == 599.999
+    assert _timeout(2.0).total == 2.0 and _timeout(None).total is None
+    assert _timeout(0.0004).total == 0.0004  # under a millisecond: kept, never cut to zero

@@ -113,8 +113,11 @@ def _int(raw: str, name: str) -> int:
 
 
 def _typed(default: T, names: tuple[str, ...], cast: Callable[[str, str], T]) -> T:
-    found = _found(*names)
-    return default if found is None else cast(found[1], found[0])
+    for name in names:  # what _found does, without its frame: this runs on every request
+        raw = _get(name)
+        if raw:
+            return cast(raw, name)
+    return default
 
 
 def env_float(default: float, *names: str) -> float:
@@ -151,7 +154,7 @@ def setting(explicit: T | None, default: T, kind: type[T], *names: str) -> T:
     """
     if explicit is not None:
         return explicit
-    return _typed(default, names, _cast(kind))  # type: ignore[arg-type]
+    return _typed(default, names, _CASTS[kind])  # type: ignore[arg-type]
 
 
 def resolve(given: Mapping[str, Any], sources: Mapping[str, Source]) -> dict[str, Any]:

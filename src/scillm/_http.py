@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from scillm._config import env_int, setting
+from scillm._version import __version__
 from scillm.errors import (
     APIError,
     BadRequestError,
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "MAX_REDIRECTS",
+    "USER_AGENT",
     "Endpoint",
     "aclose",
     "post_json",
@@ -64,6 +66,8 @@ DEFAULT_MAX_CONNECTIONS = 512
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 """Generous for any chat reply (a 100k-token stream is ~20 MB) yet far from exhausting memory."""
 MAX_REDIRECTS = 5
+USER_AGENT = f"scillm/{__version__}"
+"""Sent unless the caller's headers name a ``User-Agent`` of their own."""
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CROSS_ORIGIN_HEADERS = frozenset({"content-type"})
 """The only request headers a redirect to another origin may carry."""
@@ -87,6 +91,9 @@ _keepers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncIterator[Non
 
 class Endpoint:
     """Where a request goes, who it says it is (for error messages), and its transport limits.
+
+    The headers get ``User-Agent: scillm/<version>`` unless they carry one already (any case):
+    set once here, it spares aiohttp from merging its own default into every request.
 
     ``follow_redirects`` and ``max_response_bytes`` left None are read from the environment
     (``SCILLM_FOLLOW_REDIRECTS``, ``SCILLM_MAX_RESPONSE_BYTES``) at request time. A URL that is
@@ -113,6 +120,8 @@ class Endpoint:
             )
         self.url = url
         self.headers = dict(headers)
+        if not any(type(k) is str and k.lower() == "user-agent" for k in self.headers):
+            self.headers["User-Agent"] = USER_AGENT
         self.provider = provider
         try:  # one pass over all names and values: this runs for every request
             text = "".join(self.headers) + "".join(self.headers.values())
@@ -129,8 +138,7 @@ def _bad_header(headers: Mapping[str, str], provider: str) -> BadRequestError:
     for name, value in headers.items():
         if not isinstance(name, str) or not isinstance(value, str):
             return BadRequestError(
-                f"header {name!r} must be a string name with a string value; check "
-                "extra_headers.",
+                f"header {name!r} must be a string name with a string value; check extra_headers.",
                 provider=provider,
             )
         if _CONTROL.search(name) or _CONTROL.search(value):
@@ -150,16 +158,22 @@ async def _close_with_loop(sess: aiohttp.ClientSession) -> AsyncIterator[None]:
         await sess.close()
 
 
+def _pooled() -> aiohttp.ClientSession | None:
+    """The running loop's open pooled session, if it has one (a request's path: no await)."""
+    sess = _sessions.get(asyncio.get_running_loop())
+    return None if sess is None or sess.closed else sess
+
+
 async def session() -> aiohttp.ClientSession:
     """The pooled session of the running event loop (created on first use)."""
-    loop = asyncio.get_running_loop()
-    sess = _sessions.get(loop)
-    if sess is None or sess.closed:
+    sess = _pooled()
+    if sess is None:
         import aiohttp
 
+        loop = asyncio.get_running_loop()
         limit = env_int(DEFAULT_MAX_CONNECTIONS, "SCILLM_MAX_CONNECTIONS")
         connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, ttl_dns_cache=300)
-        sess = aiohttp.ClientSession(connector=connector, skip_auto_headers=("User-Agent",))
+        sess = aiohttp.ClientSession(connector=connector)
         _sessions[loop] = sess
         keeper = _close_with_loop(sess)
         await keeper.__anext__()
@@ -179,7 +193,13 @@ async def aclose() -> None:
 def _timeout(seconds: float | None) -> aiohttp.ClientTimeout:
     """``seconds`` for the whole exchange, body included, never rounded up to a whole second
     (aiohttp rounds long timeouts by default): a call's deadline is kept to the millisecond.
-    The few usual values (a default, a configured timeout) are made once."""
+
+    The few usual values (a default, a configured timeout) are made once. For that, ``seconds``
+    is cut down to whole milliseconds (never later, at most 1 ms sooner): a Router's attempt is
+    given its call's time left, a hair under the call's timeout, which then maps to the same
+    value call after call instead of a new ``ClientTimeout`` each time."""
+    if seconds is not None and seconds >= 0.001:
+        seconds = math.floor(seconds * 1000) / 1000
     made = _timeouts.get(seconds)
     if made is None:
         import aiohttp
@@ -268,7 +288,7 @@ async def post_json(
 
     cap = _max_bytes(endpoint, model)
     data = _encode(body, endpoint, model)
-    sess = await session()
+    sess = _pooled() or await session()
     try:
         resp = await _send(sess, endpoint, data, timeout, model)
         async with resp:
@@ -464,7 +484,7 @@ async def post_stream(
 
     cap = _max_bytes(endpoint, model)
     data = _encode(body, endpoint, model)
-    sess = await session()
+    sess = _pooled() or await session()
     try:
         resp = await _send(sess, endpoint, data, timeout, model)
         if resp.status >= 400:

@@ -49,13 +49,20 @@ ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function
 
 Check = Callable[[str, Any], None]
 
+# Type tuples made once: ``isinstance(x, A | B)`` builds a union object on every call, and these
+# checks run for every request.
+_NUMBER = (int, float)
+_SEQUENCE = (list, tuple)
+_TEXT_OR_MAPPING = (str, Mapping)
+_TEXT_OR_PARTS = (str, list)
+
 
 def _refuse(name: str, value: Any, wanted: str) -> BadRequestError:
     return BadRequestError(f"{name}={value!r:.80} is not {wanted}")
 
 
 def _number(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, _NUMBER) or not math.isfinite(value):
         raise _refuse(name, value, "a finite number")
 
 
@@ -109,19 +116,19 @@ def _mapping(name: str, value: Any) -> None:
 
 
 def _list(name: str, value: Any) -> None:
-    if not isinstance(value, list | tuple):
+    if not isinstance(value, _SEQUENCE):
         raise _refuse(name, value, "a list")
 
 
 def _text_or_mapping(name: str, value: Any) -> None:
-    if not isinstance(value, str | Mapping):
+    if not isinstance(value, _TEXT_OR_MAPPING):
         raise _refuse(name, value, "a string or a dict")
 
 
 def _stop(name: str, value: Any) -> None:
     if isinstance(value, str):
         return
-    if not isinstance(value, list | tuple) or not all(isinstance(s, str) for s in value):
+    if not isinstance(value, _SEQUENCE) or not all(isinstance(s, str) for s in value):
         raise _refuse(name, value, "a string or a list of strings")
 
 
@@ -137,8 +144,7 @@ def _headers(name: str, value: Any) -> None:
 
 
 def _http_url(name: str, value: Any) -> None:
-    _nonempty_text(name, value)
-    if not value.startswith(("http://", "https://")):
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
         raise _refuse(name, value, "an http:// or https:// URL")
 
 
@@ -278,7 +284,7 @@ class Request:
 
 def check_messages(messages: object) -> list[dict[str, Any]]:
     """``messages`` as a list of dicts, or :class:`BadRequestError` saying what is wrong."""
-    if not isinstance(messages, list | tuple) or not messages:
+    if not isinstance(messages, _SEQUENCE) or not messages:
         raise BadRequestError(
             "messages must be a non-empty list of {'role': ..., 'content': ...} dicts, "
             f"got {type(messages).__name__}: {str(messages)[:80]!r}"
@@ -300,7 +306,7 @@ def check_messages(messages: object) -> list[dict[str, Any]]:
             raise BadRequestError(
                 f"messages[{i}] ({role}) has no 'content'; give a string or a list of parts"
             )
-        if content is not None and not isinstance(content, str | list):
+        if content is not None and not isinstance(content, _TEXT_OR_PARTS):
             raise BadRequestError(
                 f"messages[{i}].content must be a string or a list of parts, "
                 f"got {type(content).__name__}"

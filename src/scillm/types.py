@@ -17,6 +17,7 @@ exact JSON.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from operator import methodcaller
 from typing import Any, ClassVar, cast
 
 __all__ = ["AttrDict", "ChatCompletion", "ChatCompletionChunk", "wrap"]
@@ -32,6 +33,20 @@ class AttrDict(dict[str, Any]):
     __slots__ = ()
     _openai_fields: ClassVar[frozenset[str]] = frozenset()
     _nested: ClassVar[Mapping[str, type[AttrDict]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Give each OpenAI field of ``cls`` a property reading ``self.get(name)``.
+
+        The fast path for the common reads (``resp.choices[0].message.content``): the property
+        and its getter are C callables, so no Python frame runs and no AttributeError is raised
+        and caught first, as on the way to :meth:`__getattr__`. It reads exactly what
+        ``__getattr__`` would (the value, or None when absent); other names still go there.
+        Setting and deleting go through ``__setattr__``/``__delattr__``, never the property.
+        """
+        super().__init_subclass__(**kwargs)
+        for name in cls.__dict__.get("_openai_fields", ()):
+            if not hasattr(cls, name):  # never hide a dict method or a class's own attribute
+                setattr(cls, name, property(methodcaller("get", name)))
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -76,7 +91,7 @@ def _fill(out: AttrDict, data: Mapping[str, Any]) -> AttrDict:
                 value = _fill(children.get(key, AttrDict)(), value)
             elif isinstance(value, list):
                 kind = children.get(key, AttrDict)
-                value = [wrap(v, kind) for v in value]
+                value = [_fill(kind(), v) if type(v) is dict else wrap(v, kind) for v in value]
         out[key] = value
     return out
 

@@ -204,7 +204,7 @@ def resolve(model: str, custom_llm_provider: str | None = None) -> tuple[Provide
 def _enabled(key: str) -> Provider | None:
     """The provider registered under ``key``; UnknownProviderError when a flag switched it off
     (checked before a lazily registered engine is imported)."""
-    flag = _switched_off(key) if key in _providers else None
+    flag = _switched_off(key) if key in ENABLE_FLAGS and key in _providers else None
     if flag is not None:
         raise UnknownProviderError(
             f"provider {key!r} is switched off by {flag}; unset it (scillm enables "

@@ -112,6 +112,10 @@ class _Signal:
 
     def notify(self, n: int | None = None) -> None:
         """Wake ``n`` waiters in arrival order (all when ``n`` is None)."""
+        # The usual case, read without the lock: a waiter joining at this instant is missed
+        # just as it would be a moment after the lock was released (a list's length is atomic).
+        if not self._waiters:
+            return
         with self._lock:
             cut = len(self._waiters) if n is None else n
             woken, self._waiters = self._waiters[:cut], self._waiters[cut:]

@@ -340,14 +340,20 @@ class Pipeline:
                 self._log(prep, last.get("usage"))
             yield last
 
-    async def _with_deadline(self, prep: Prepared, work: Awaitable[T]) -> T:
-        """Run ``work`` by the call's deadline: ``timeout`` bounds everything, retries,
+    def _with_deadline(self, prep: Prepared, work: Awaitable[T]) -> Awaitable[T]:
+        """``work``, run by the call's deadline: ``timeout`` bounds everything, retries,
         pacing waits and fallbacks included. Attempts get the time left as their own timeout
         and waits never pass it, so only a provider that does not promise to honour
-        ``Call.timeout`` (an engine, a custom handler) needs this guard around the call."""
+        ``Call.timeout`` (an engine, a custom handler) needs a guard around the call; for the
+        others ``work`` is handed back as it is (no guard, no extra coroutine)."""
         prep.deadline = time.monotonic() + prep.timeout
         if _honour_timeouts(prep.route):
-            return await work
+            return work
+        return self._guarded(prep, work)
+
+    @staticmethod
+    async def _guarded(prep: Prepared, work: Awaitable[T]) -> T:
+        """Await ``work`` under an ``asyncio.timeout`` of the call's ``timeout``."""
         guard = asyncio.timeout(prep.timeout)
         try:
             async with guard:
@@ -381,14 +387,30 @@ class Pipeline:
                 "the price list (genai-prices) knows, or use a Router without max_cost_usd"
             )
 
-    async def _send(
+    def _send(
+        self,
+        prep: Prepared,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any],
+        send: Send[T],
+    ) -> Awaitable[T]:
+        """Try the route's groups in order; within a group, retry and fail over deployments.
+
+        A route of one group (no fallbacks, the usual case) is that group's attempts as they
+        are: its error is the call's, so no coroutine is needed around them.
+        """
+        if len(prep.route) == 1:
+            return self._send_group(prep, prep.route[0], messages, params, send)
+        return self._send_route(prep, messages, params, send)
+
+    async def _send_route(
         self,
         prep: Prepared,
         messages: list[dict[str, Any]],
         params: dict[str, Any],
         send: Send[T],
     ) -> T:
-        """Try the route's groups in order; within a group, retry and fail over deployments."""
+        """The groups of a route with fallbacks, in order, until one answers."""
         last: ScillmError | None = None
         for index, group in enumerate(prep.route):
             if index:
@@ -568,12 +590,14 @@ def _release(deployment: Deployment, ticket: Ticket, outcome: object, quota: boo
     )
 
 
-async def _complete(deployment: Deployment, call: Call) -> ChatCompletion:
-    return await deployment.provider.acompletion(call)
+# Plain functions handing back the provider's coroutine: an ``async def`` here would only add a
+# coroutine (and a frame to every resume) per attempt.
+def _complete(deployment: Deployment, call: Call) -> Awaitable[ChatCompletion]:
+    return deployment.provider.acompletion(call)
 
 
-async def _open(deployment: Deployment, call: Call) -> AsyncIterator[ChatCompletionChunk]:
-    return await deployment.provider.astream(call)
+def _open(deployment: Deployment, call: Call) -> Awaitable[AsyncIterator[ChatCompletionChunk]]:
+    return deployment.provider.astream(call)
 
 
 def _content(resp: ChatCompletion) -> str:
