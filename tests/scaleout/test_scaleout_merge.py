@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from scillm.scaleout.parts import (
+from scillm.batch.cluster.parts import (
     SentLog,
     finished_ids,
     merge,
@@ -16,7 +16,7 @@ from scillm.scaleout.parts import (
     sent_path,
     unanswered_ids,
 )
-from scillm.scaleout.shards import plan_shards, read_shard
+from scillm.batch.cluster.shards import plan_shards, read_shard
 
 
 def _write(path: Path, *rows: dict[str, object], tail: bytes = b"") -> Path:

@@ -11,11 +11,12 @@ import redis
 from scaleout_helpers import MODEL, write_rows
 
 from scillm.batch.command import BatchOptions, InputError, prepare
+from scillm.batch.limits.backends import make_limiter
+from scillm.batch.limits.base import Rates, namespace
+from scillm.batch.limits.redis_gcra import RedisLimiter
 from scillm.errors import TimeoutError
 from scillm.router import Router
 from scillm.scaleout import run_batch
-from scillm.scaleout.limits import Rates, make_limiter, namespace
-from scillm.scaleout.redis_gcra import RedisLimiter
 from scillm.testing import Fault, MockLLMServer
 
 NO_QUOTA_LEFT = {  # the provider says: nothing more for a minute
@@ -76,8 +77,8 @@ def test_keys_hash_the_api_key_and_a_cooldown_only_grows(flush_redis: str) -> No
 
 
 def test_the_in_process_pacer_is_a_limiter() -> None:
+    from scillm.batch.limits.base import Limiter
     from scillm.router.pacing import LocalLimiter
-    from scillm.scaleout.limits import Limiter
 
     limiter = make_limiter("memory", Rates(tpm=60_000), None)
     assert isinstance(limiter, LocalLimiter) and isinstance(limiter, Limiter)

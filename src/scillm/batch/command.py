@@ -24,13 +24,14 @@ from scillm._request import TRANSPORT_CHECKS
 from scillm.batch.buckets import AsyncTokenBucket
 from scillm.batch.checkpoint import JsonlCheckpoint
 from scillm.batch.engine import drive
+from scillm.batch.limits.backends import make_limiter
+from scillm.batch.limits.base import Limiter, Rates
 from scillm.batch.rowcall import RowCaller
 from scillm.batch.rows import count_rows, read_jobs, survey
 from scillm.batch.summary import MAX_PROBLEMS, BatchSummary
 from scillm.cost import CostMeter, budget_meter, call_cost
 from scillm.errors import ScillmError
 from scillm.router import Router
-from scillm.scaleout.limits import Limiter, Rates, make_limiter
 
 __all__ = [
     "BatchOptions",
@@ -348,7 +349,7 @@ async def execute(plan: Plan, summary: BatchSummary) -> None:
         plan.meter,
     )
     if plan.limiter is not None:
-        from scillm.scaleout.caller import LimitedRowCaller
+        from scillm.batch.limits.caller import LimitedRowCaller
 
         endpoint = _endpoint(plan)
         caller = LimitedRowCaller(
@@ -371,8 +372,8 @@ def _endpoint(plan: Plan) -> str:
 
 
 async def _execute_on_ray(plan: Plan, summary: BatchSummary) -> None:
-    from scillm.scaleout.driver import RayOptions, run_on_ray
-    from scillm.scaleout.worker import WorkerConfig
+    from scillm.batch.cluster.driver import RayOptions, run_on_ray
+    from scillm.batch.cluster.worker import WorkerConfig
 
     options = plan.options
     config = WorkerConfig(

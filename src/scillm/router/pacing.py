@@ -395,7 +395,7 @@ def pacer_for(
 
 
 class LocalLimiter:
-    """The in-process pacer behind :class:`scillm.scaleout.limits.Limiter`: one
+    """The in-process pacer behind :class:`scillm.batch.limits.base.Limiter`: one
     :class:`EndpointPacer` per endpoint name, for callers within one process."""
 
     def __init__(self, rpm: float | None, tpm: float | None) -> None:

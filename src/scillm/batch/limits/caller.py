@@ -1,4 +1,4 @@
-"""One row → one Router call under the run's global :class:`~scillm.scaleout.limits.Limiter`.
+"""One row → one Router call under the run's global :class:`~scillm.batch.limits.base.Limiter`.
 
 Every attempt, retries included, first passes the limiter (so the global schedule counts it), and
 the Router makes exactly one attempt per call. A 429 puts the whole endpoint in a cooldown as
@@ -15,12 +15,12 @@ from collections.abc import Callable
 from typing import Any
 
 from scillm.batch.jobs import Job
+from scillm.batch.limits.base import Limiter
 from scillm.batch.rowcall import RowCaller, estimate_tokens
 from scillm.batch.summary import BatchSummary
 from scillm.cost import CostMeter
 from scillm.errors import ConnectionError, RateLimitError, ServerError, TimeoutError
 from scillm.router import Router
-from scillm.scaleout.limits import Limiter
 
 __all__ = ["LimitedRowCaller"]
 

@@ -1,4 +1,5 @@
-"""The Redis backend of :class:`scillm.scaleout.limits.Limiter`: GCRA in Lua on the server's clock.
+"""The Redis backend of :class:`~scillm.batch.limits.base.Limiter`: GCRA in Lua on the server's
+clock.
 
 Each acquire is one script call: it refuses while the endpoint's cooldown key lives (set on a
 429), else admits the request when both the request and the token schedules allow it (generic
@@ -19,7 +20,7 @@ import asyncio
 import random
 from typing import Any
 
-from scillm.scaleout.limits import HEADROOM, Rates
+from scillm.batch.limits.base import HEADROOM, Rates
 
 __all__ = ["RedisLimiter"]
 

@@ -29,10 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from scillm.batch.checkpoint import JsonlCheckpoint, encode_row
-from scillm.batch.jobs import error_row
-from scillm.batch.summary import MAX_PROBLEMS, BatchSummary
-from scillm.cost import BudgetReached, CostMeter
-from scillm.scaleout.parts import (
+from scillm.batch.cluster.parts import (
     SentLog,
     finished_ids,
     merge,
@@ -44,8 +41,11 @@ from scillm.scaleout.parts import (
     sent_ids,
     unanswered_ids,
 )
-from scillm.scaleout.shards import Shard, plan_shards, read_shard
-from scillm.scaleout.worker import COSTS, COUNTERS, ShardWorker, WorkerConfig
+from scillm.batch.cluster.shards import Shard, plan_shards, read_shard
+from scillm.batch.cluster.worker import COSTS, COUNTERS, ShardWorker, WorkerConfig
+from scillm.batch.jobs import error_row
+from scillm.batch.summary import MAX_PROBLEMS, BatchSummary
+from scillm.cost import BudgetReached, CostMeter
 
 __all__ = ["RayOptions", "run_on_ray"]
 

@@ -2,7 +2,7 @@
 
 A shard attempt skips the ids the output already holds and those earlier attempts of the shard
 finished, then runs the rest through :func:`scillm.batch.engine.drive` into a part file of its
-own (:mod:`scillm.scaleout.parts`), every call paced by the run's global limiter and logged
+own (:mod:`scillm.batch.cluster.parts`), every call paced by the run's global limiter and logged
 before it leaves (to count re-sent calls). Costs are metered per shard (with the run's
 ``--max-cost``, an unknown price stops the shard at once); the driver sums them and, when the
 budget is spent, tells every worker to :meth:`~ShardWorker.stop`.
@@ -17,15 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from scillm.batch.checkpoint import JsonlCheckpoint
+from scillm.batch.cluster.parts import SentLog, finished_ids, part_path, scan_rows, sent_path
+from scillm.batch.cluster.shards import Shard, read_shard
 from scillm.batch.engine import drive
 from scillm.batch.jobs import Job
+from scillm.batch.limits.backends import make_limiter
+from scillm.batch.limits.base import Limiter, Rates
+from scillm.batch.limits.caller import LimitedRowCaller
 from scillm.batch.summary import BatchSummary
 from scillm.cost import BudgetReached, CostMeter
 from scillm.router import Router
-from scillm.scaleout.caller import LimitedRowCaller
-from scillm.scaleout.limits import Limiter, Rates, make_limiter
-from scillm.scaleout.parts import SentLog, finished_ids, part_path, scan_rows, sent_path
-from scillm.scaleout.shards import Shard, read_shard
 
 __all__ = ["COSTS", "COUNTERS", "ShardWorker", "WorkerConfig", "counters"]
 
