@@ -91,7 +91,10 @@ def _fill(out: AttrDict, data: Mapping[str, Any]) -> AttrDict:
                 value = _fill(children.get(key, AttrDict)(), value)
             elif isinstance(value, list):
                 kind = children.get(key, AttrDict)
-                value = [_fill(kind(), v) if type(v) is dict else wrap(v, kind) for v in value]
+                items = []  # a loop, not a comprehension: no function frame for a 1-item list
+                for v in value:
+                    items.append(_fill(kind(), v) if type(v) is dict else wrap(v, kind))
+                value = items
         out[key] = value
     return out
 
