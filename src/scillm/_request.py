@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scillm._config import env_float
+from scillm._config import reader
 from scillm._schema import SchemaPlan, plan_structured
 from scillm.errors import BadRequestError
 
@@ -291,6 +291,9 @@ def check_messages(messages: object) -> list[dict[str, Any]]:
         )
     checked: list[dict[str, Any]] = []
     for i, msg in enumerate(messages):
+        if type(msg) is dict and type(msg.get("content")) is str and msg.get("role") in ROLES:
+            checked.append(msg)  # the usual message, which passes every check below
+            continue
         if type(msg) is not dict and not isinstance(msg, Mapping):
             raise BadRequestError(
                 f"messages[{i}] must be a dict with 'role' and 'content', "
@@ -315,9 +318,12 @@ def check_messages(messages: object) -> list[dict[str, Any]]:
     return checked
 
 
+_read_timeout = reader(float, "SCILLM_TIMEOUT")
+
+
 def default_timeout() -> float:
     """Seconds a call may take when no ``timeout`` is given: ``SCILLM_TIMEOUT`` or 600."""
-    return env_float(DEFAULT_TIMEOUT_S, "SCILLM_TIMEOUT")
+    return _read_timeout(None, DEFAULT_TIMEOUT_S)
 
 
 def _model(model: object) -> str | None:
@@ -376,7 +382,9 @@ def _own_options(req: Request) -> Options:
 
 
 def _set_transport(req: Request, key: str, value: Any) -> None:
-    if key == "base_url" or key == "api_base":
+    if key == "api_key":  # the most frequent first
+        req.api_key = value
+    elif key == "base_url" or key == "api_base":
         if req.api_base is not None and req.api_base != value:
             raise BadRequestError(
                 f"api_base={req.api_base!r} and base_url={value!r} differ; they are one "
