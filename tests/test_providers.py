@@ -136,3 +136,15 @@ def test_register_a_third_party_provider(mock_llm: MockLLMServer) -> None:
     assert "upper" in scillm.provider_names()
     with pytest.raises(ValueError, match="no '/'"):
         register_provider("a/b", Upper(mock_llm.base_url))
+
+
+def test_a_registration_replaces_a_provider_already_resolved(mock_llm: MockLLMServer) -> None:
+    first, second = Upper(mock_llm.base_url), Upper(mock_llm.base_url)
+    register_provider("again", first)
+    found = resolve("again/m")
+    assert resolve("again/m") == found and getattr(found[0], "provider", None) is first
+    register_provider("again", second)
+    assert getattr(resolve("again/m")[0], "provider", None) is second
+    assert resolve("nobody-registered/m")[0].name == "litellm"  # a prefix no one claims
+    register_provider("nobody-registered", first)
+    assert getattr(resolve("nobody-registered/m")[0], "provider", None) is first

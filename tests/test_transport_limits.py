@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 import scillm
+from scillm import _http
 from scillm._http import Endpoint
 from scillm.providers import Call, resolve
 from scillm.testing import Fault, MockLLMServer, Reply
@@ -415,6 +416,20 @@ def test_a_reply_not_from_http_without_choices_names_no_status() -> None:
     with pytest.raises(scillm.APIError, match=r"^my-llm returned a reply without choices") as info:
         to_completion({"result": "x"}, provider="my-llm")
     assert info.value.status_code is None and "api_base" not in str(info.value)
+
+
+# -- the pooled session ----------------------------------------------------------------------
+
+
+async def test_a_closed_pooled_session_is_replaced_once(mock_llm: MockLLMServer) -> None:
+    await complete(mock_llm.base_url)
+    first = await _http.session()
+    await first.close()  # closed behind the pool's back, not through _http.aclose
+    await complete(mock_llm.base_url)
+    second = await _http.session()
+    await complete(mock_llm.base_url)
+    assert second is not first and not second.closed and await _http.session() is second
+    assert len(mock_llm.requests) == 3
 
 
 # -- the client's name ------------------------------------------------------------------------

@@ -345,6 +345,20 @@ def test_constructors_keep_their_signatures() -> None:
     assert type(types.wrap({"message": {}}, types.Choice).message) is types.ChatCompletionMessage
 
 
+@pytest.mark.parametrize("kind", [types.ChatCompletion, types.ChatCompletionChunk])
+@pytest.mark.parametrize("headers", [None, {"x-request-id": "r1"}])
+def test_reply_makes_what_the_constructor_makes(
+    kind: type[types.ChatCompletion] | type[types.ChatCompletionChunk],
+    headers: dict[str, str] | None,
+) -> None:
+    made, built = types.reply(kind, WIRE_REPLY, headers), kind(WIRE_REPLY, headers=headers)
+    assert type(made) is kind and made == built == WIRE_REPLY
+    assert made.response_headers == built.response_headers == (headers or {})
+    assert made["choices"] is not WIRE_REPLY["choices"]  # a copy, the caller's dicts untouched
+    assert [type(c) for c in made.choices] == [type(c) for c in built.choices]
+    assert pickle.loads(pickle.dumps(made)).response_headers == (headers or {})
+
+
 def test_pickle_and_copy_keep_the_reply_its_kinds_and_headers(mock_llm: MockLLMServer) -> None:
     mock_llm.set_reply(lambda body: WIRE_REPLY)
     resp = ask(mock_llm)

@@ -50,7 +50,8 @@ def _timed(req: Request) -> Request:
 def address(req: Request) -> tuple[Provider, Call]:
     """The provider of a normalised request and the :class:`Call` to give it."""
     provider, name = resolve(req.model or default_model(), req.custom_llm_provider)
-    req.check_provider(provider)
+    if req.params:  # without parameters there is nothing to check: no call
+        req.check_provider(provider)
     call = Call(
         model=name,
         messages=req.messages,

@@ -25,6 +25,7 @@ __all__ = [
     "env_float",
     "env_int",
     "parse_flag",
+    "reader",
     "resolve",
     "setting",
     "twins",
@@ -145,6 +146,38 @@ _CASTS: dict[type, Callable[[str, str], object]] = {
 
 def _cast(kind: Kind) -> Callable[[str, str], object]:
     return _CASTS[kind] if isinstance(kind, type) else kind
+
+
+def reader(kind: type[T], *names: str) -> Callable[[T | None, T], T]:
+    """``read(explicit, default)``, giving what ``setting(explicit, default, kind, *names)`` gives.
+
+    For settings read on every request: one call where :func:`setting` takes three. On CPython
+    the variables are looked up in ``os.environ._data`` directly (as ``_get`` does), under
+    names encoded once here.
+    """
+    cast = _CASTS[kind]
+    environ = os.environ
+    data = getattr(environ, "_data", None)
+    encode = getattr(environ, "encodekey", None)
+    decode = getattr(environ, "decodevalue", None)
+    if not isinstance(data, dict) or encode is None or decode is None:
+
+        def read_env(explicit: T | None, default: T) -> T:
+            return setting(explicit, default, kind, *names)
+
+        return read_env
+    keys = tuple((encode(name), name) for name in names)
+
+    def read(explicit: T | None, default: T) -> T:
+        if explicit is not None:
+            return explicit
+        for key, name in keys:
+            raw = data.get(key)
+            if raw:  # an empty value is unset, as everywhere here
+                return cast(str(decode(raw)), name)  # type: ignore[return-value]
+        return default
+
+    return read
 
 
 def setting(explicit: T | None, default: T, kind: type[T], *names: str) -> T:

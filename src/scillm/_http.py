@@ -31,12 +31,12 @@ import math
 import re
 import time
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from scillm._config import env_int, setting
+from scillm._config import env_int, reader, setting
 from scillm._version import __version__
 from scillm.errors import (
     APIError,
@@ -87,6 +87,9 @@ _sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSe
 _keepers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncIterator[None]] = (
     weakref.WeakKeyDictionary()
 )
+_last: tuple[weakref.ref[asyncio.AbstractEventLoop], aiohttp.ClientSession] | None = None
+"""The loop and session of the latest lookup: a request on the same loop finds its session by
+calling a weak reference, where ``_sessions`` would make a new one for the lookup."""
 
 
 class Endpoint:
@@ -160,12 +163,21 @@ async def _close_with_loop(sess: aiohttp.ClientSession) -> AsyncIterator[None]:
 
 def _pooled() -> aiohttp.ClientSession | None:
     """The running loop's open pooled session, if it has one (a request's path: no await)."""
-    sess = _sessions.get(asyncio.get_running_loop())
+    global _last
+    loop = asyncio.get_running_loop()
+    last = _last
+    if last is not None and last[0]() is loop:
+        sess: aiohttp.ClientSession | None = last[1]
+    else:
+        sess = _sessions.get(loop)
+        if sess is not None:
+            _last = (weakref.ref(loop), sess)
     return None if sess is None or sess.closed else sess
 
 
 async def session() -> aiohttp.ClientSession:
     """The pooled session of the running event loop (created on first use)."""
+    global _last
     sess = _pooled()
     if sess is None:
         import aiohttp
@@ -175,6 +187,7 @@ async def session() -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, ttl_dns_cache=300)
         sess = aiohttp.ClientSession(connector=connector)
         _sessions[loop] = sess
+        _last = (weakref.ref(loop), sess)
         keeper = _close_with_loop(sess)
         await keeper.__anext__()
         _keepers[loop] = keeper
@@ -183,9 +196,11 @@ async def session() -> aiohttp.ClientSession:
 
 async def aclose() -> None:
     """Close the running loop's pooled session (a new one is made on the next request)."""
+    global _last
     loop = asyncio.get_running_loop()
     sess = _sessions.pop(loop, None)
     _keepers.pop(loop, None)
+    _last = None
     if sess is not None:
         await sess.close()
 
@@ -211,16 +226,13 @@ def _timeout(seconds: float | None) -> aiohttp.ClientTimeout:
     return made
 
 
-def _encode(body: Mapping[str, Any], endpoint: Endpoint, model: str) -> bytes:
-    try:
-        return orjson.dumps(body)
-    except TypeError as exc:  # orjson.JSONEncodeError
-        raise BadRequestError(
-            f"the request to {endpoint.provider} cannot be sent as JSON: {exc}. Pass only "
-            "JSON values (str, numbers, bools, None, lists, dicts) in messages and parameters.",
-            provider=endpoint.provider,
-            model=model,
-        ) from None
+def _unencodable(exc: TypeError, endpoint: Endpoint, model: str) -> BadRequestError:
+    return BadRequestError(
+        f"the request to {endpoint.provider} cannot be sent as JSON: {exc}. Pass only "
+        "JSON values (str, numbers, bools, None, lists, dicts) in messages and parameters.",
+        provider=endpoint.provider,
+        model=model,
+    )
 
 
 def _payload(data: bytes) -> bytes | io.BytesIO:
@@ -252,11 +264,13 @@ def _excerpt(raw: bytes) -> str:
     return raw[:_BODY_EXCERPT].decode("utf-8", "replace")
 
 
+_read_cap = reader(int, "SCILLM_MAX_RESPONSE_BYTES")
+
+
 def _max_bytes(endpoint: Endpoint, model: str) -> int:
     """The reply cap: the endpoint's own, else ``SCILLM_MAX_RESPONSE_BYTES``, else the default."""
     try:
-        explicit = endpoint.max_response_bytes
-        cap = setting(explicit, DEFAULT_MAX_RESPONSE_BYTES, int, "SCILLM_MAX_RESPONSE_BYTES")
+        cap = _read_cap(endpoint.max_response_bytes, DEFAULT_MAX_RESPONSE_BYTES)
     except ValueError as exc:  # a malformed environment value
         raise BadRequestError(str(exc), provider=endpoint.provider, model=model) from None
     if type(cap) is not int or cap <= 0:
@@ -287,41 +301,56 @@ async def post_json(
     import aiohttp
 
     cap = _max_bytes(endpoint, model)
-    data = _encode(body, endpoint, model)
+    try:
+        data = orjson.dumps(body)
+    except TypeError as exc:  # orjson.JSONEncodeError
+        raise _unencodable(exc, endpoint, model) from None
     sess = _pooled() or await session()
     try:
-        resp = await _send(sess, endpoint, data, timeout, model)
+        started = time.monotonic()
+        resp = await _post(sess, endpoint, data, timeout)
+        if resp.status in _REDIRECTS:
+            resp = await _follow(sess, resp, endpoint, data, _deadline(started, timeout), model)
         async with resp:
-            raw, whole = await _read(resp, cap)
+            size = resp.content_length
+            if size is not None and size <= cap and "Content-Encoding" not in resp.headers:
+                raw, whole = await resp.read(), True  # _read's first case, without its coroutine
+            else:
+                raw, whole = await _read(resp, cap)
             if resp.status >= 400:
                 raise _status_error(resp, raw, endpoint, model, None if whole else cap)
             if not whole:
                 raise _too_large(resp, cap, endpoint, model)
-            return _decode_object(raw, resp.status, resp.headers, endpoint, model), resp.headers
+            try:
+                reply = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                reply = None
+            if type(reply) is not dict:
+                raise _not_object(raw, resp.status, resp.headers, endpoint, model)
+            return reply, resp.headers
     except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
         raise _transport_error(exc, endpoint, timeout, model) from exc
 
 
-async def _send(
-    sess: aiohttp.ClientSession,
-    endpoint: Endpoint,
-    data: bytes,
-    timeout: float | None,
-    model: str,
-) -> aiohttp.ClientResponse:
-    """POST ``data``; the reply, after the redirects :func:`_follow` allows."""
-    started = time.monotonic()
-    resp = await sess.post(
+def _post(
+    sess: aiohttp.ClientSession, endpoint: Endpoint, data: bytes, timeout: float | None
+) -> Awaitable[aiohttp.ClientResponse]:
+    """The POST of ``data`` to be awaited (no coroutine of scillm's own around aiohttp's).
+
+    A redirect comes back as it is: the caller passes it to :func:`_follow`.
+    """
+    return sess.post(
         endpoint.url,
-        data=_payload(data),
+        data=data if len(data) < _LARGE_BODY else _payload(data),
         headers=endpoint.headers,
         timeout=_timeout(timeout),
         allow_redirects=False,
     )
-    if resp.status in _REDIRECTS:
-        deadline = None if timeout is None else started + timeout
-        return await _follow(sess, resp, endpoint, data, deadline, model)
-    return resp
+
+
+def _deadline(started: float, timeout: float | None) -> float | None:
+    """When a request sent at ``started`` (``time.monotonic()``) runs out of time."""
+    return None if timeout is None else started + timeout
 
 
 async def _follow(
@@ -452,25 +481,19 @@ def _too_large(resp: aiohttp.ClientResponse, cap: int, endpoint: Endpoint, model
     )
 
 
-def _decode_object(
+def _not_object(
     raw: bytes, status: int, headers: Mapping[str, str], endpoint: Endpoint, model: str
-) -> dict[str, Any]:
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        data = None
-    if not isinstance(data, dict):
-        raise _error(
-            endpoint,
-            model,
-            f"{endpoint.provider} replied to {endpoint.url} with a body that is not a JSON "
-            f"object (HTTP {status}): {_excerpt(raw)!r}. Check that api_base points at an "
-            "OpenAI-compatible server.",
-            status,
-            body=_excerpt(raw),
-            headers=headers,
-        )
-    return data
+) -> APIError:
+    return _error(
+        endpoint,
+        model,
+        f"{endpoint.provider} replied to {endpoint.url} with a body that is not a JSON "
+        f"object (HTTP {status}): {_excerpt(raw)!r}. Check that api_base points at an "
+        "OpenAI-compatible server.",
+        status,
+        body=_excerpt(raw),
+        headers=headers,
+    )
 
 
 async def post_stream(
@@ -483,10 +506,16 @@ async def post_stream(
     import aiohttp
 
     cap = _max_bytes(endpoint, model)
-    data = _encode(body, endpoint, model)
+    try:
+        data = orjson.dumps(body)
+    except TypeError as exc:  # orjson.JSONEncodeError
+        raise _unencodable(exc, endpoint, model) from None
     sess = _pooled() or await session()
     try:
-        resp = await _send(sess, endpoint, data, timeout, model)
+        started = time.monotonic()
+        resp = await _post(sess, endpoint, data, timeout)
+        if resp.status in _REDIRECTS:
+            resp = await _follow(sess, resp, endpoint, data, _deadline(started, timeout), model)
         if resp.status >= 400:
             try:
                 raw, whole = await _read(resp, cap)

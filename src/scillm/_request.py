@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scillm._config import env_float
+from scillm._config import reader
 from scillm._schema import SchemaPlan, plan_structured
 from scillm.errors import BadRequestError
 
@@ -291,6 +291,9 @@ def check_messages(messages: object) -> list[dict[str, Any]]:
         )
     checked: list[dict[str, Any]] = []
     for i, msg in enumerate(messages):
+        if type(msg) is dict and type(msg.get("content")) is str and msg.get("role") in ROLES:
+            checked.append(msg)  # the usual message, which passes every check below
+            continue
         if type(msg) is not dict and not isinstance(msg, Mapping):
             raise BadRequestError(
                 f"messages[{i}] must be a dict with 'role' and 'content', "
@@ -315,15 +318,16 @@ def check_messages(messages: object) -> list[dict[str, Any]]:
     return checked
 
 
+_read_timeout = reader(float, "SCILLM_TIMEOUT")
+
+
 def default_timeout() -> float:
     """Seconds a call may take when no ``timeout`` is given: ``SCILLM_TIMEOUT`` or 600."""
-    return env_float(DEFAULT_TIMEOUT_S, "SCILLM_TIMEOUT")
+    return _read_timeout(None, DEFAULT_TIMEOUT_S)
 
 
-def _model(model: object) -> str | None:
-    if model is None or (isinstance(model, str) and model):
-        return model
-    raise BadRequestError(
+def _not_a_model(model: object) -> BadRequestError:
+    return BadRequestError(
         f"model={model!r:.80} is not a model name; pass a string such as 'openai/gpt-4o-mini', "
         "a Router model group, or None for the default model"
     )
@@ -335,7 +339,9 @@ def normalise(
     """Check one call's arguments and give each its one meaning (see the module docstring)."""
     if not isinstance(stream, bool):
         raise _refuse("stream", stream, "True or False")
-    req = Request(_model(model), check_messages(messages), {}, stream)
+    if model is not None and not (isinstance(model, str) and model):
+        raise _not_a_model(model)
+    req = Request(model, check_messages(messages), {}, stream)
     params = req.params
     response_mode = json_schema = None
     for key, value in kwargs.items():
@@ -347,7 +353,10 @@ def normalise(
             params[key] = value
         elif key in TRANSPORT_CHECKS:
             TRANSPORT_CHECKS[key](key, value)
-            _set_transport(req, key, value)
+            if key in _AS_GIVEN:
+                setattr(req, key, value)
+            else:
+                _set_transport(req, key, value)
         elif key in RETRY_CHECKS:
             RETRY_CHECKS[key](key, value)
             _own_options(req).retry[key] = value
@@ -375,6 +384,10 @@ def _own_options(req: Request) -> Options:
     return req.options
 
 
+_AS_GIVEN = frozenset({"api_key", "custom_llm_provider", "follow_redirects", "max_response_bytes"})
+"""Transport keys a request keeps as they were given (the others: :func:`_set_transport`)."""
+
+
 def _set_transport(req: Request, key: str, value: Any) -> None:
     if key == "base_url" or key == "api_base":
         if req.api_base is not None and req.api_base != value:
@@ -385,7 +398,5 @@ def _set_transport(req: Request, key: str, value: Any) -> None:
         req.api_base = value
     elif key == "timeout":
         req.timeout = float(value)
-    elif key in ("extra_headers", "extra_body"):
+    else:  # extra_headers, extra_body: the request's own copy
         setattr(req, key, dict(value))
-    else:
-        setattr(req, key, value)

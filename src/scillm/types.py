@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from operator import methodcaller
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
-__all__ = ["AttrDict", "ChatCompletion", "ChatCompletionChunk", "wrap"]
+__all__ = ["AttrDict", "ChatCompletion", "ChatCompletionChunk", "reply", "wrap"]
 
 
 class AttrDict(dict[str, Any]):
@@ -91,7 +91,10 @@ def _fill(out: AttrDict, data: Mapping[str, Any]) -> AttrDict:
                 value = _fill(children.get(key, AttrDict)(), value)
             elif isinstance(value, list):
                 kind = children.get(key, AttrDict)
-                value = [_fill(kind(), v) if type(v) is dict else wrap(v, kind) for v in value]
+                items = []  # a loop, not a comprehension: no function frame for a 1-item list
+                for v in value:
+                    items.append(_fill(kind(), v) if type(v) is dict else wrap(v, kind))
+                value = items
         out[key] = value
     return out
 
@@ -328,3 +331,15 @@ class ChatCompletionChunk(_Reply):
         " usage"
     )
     _nested = _kinds(choices=ChunkChoice, moderation=Moderation, usage=CompletionUsage)
+
+
+R = TypeVar("R", bound=_Reply)
+
+
+def reply(kind: type[R], data: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> R:
+    """``kind(data, headers=headers)``, made without a call to ``__init__`` (its frame and
+    keyword parsing): the providers make one per reply or stream chunk."""
+    out = dict.__new__(kind)
+    _fill(out, data)
+    object.__setattr__(out, "_headers", headers)
+    return out

@@ -16,7 +16,7 @@ from scillm import _http
 from scillm._config import env
 from scillm.errors import APIError, AuthenticationError, BadRequestError
 from scillm.providers.base import Call
-from scillm.types import ChatCompletion, ChatCompletionChunk
+from scillm.types import ChatCompletion, ChatCompletionChunk, reply
 
 __all__ = ["OpenAICompatible", "ProviderSpec"]
 
@@ -144,7 +144,7 @@ async def _chunks(
             if "choices" in event and not _objects(event["choices"]):
                 what = "a stream chunk whose choices are not a list of objects"
                 raise _unusable(event, what, provider, model)
-            yield ChatCompletionChunk(event)
+            yield reply(ChatCompletionChunk, event)
     finally:
         await events.aclose()  # release the connection even when the caller stops early
 
@@ -175,7 +175,7 @@ def to_completion(
             and not message.get("tool_calls")
         ):
             message["content"] = ""
-    return ChatCompletion(data, headers=headers)
+    return reply(ChatCompletion, data, headers)
 
 
 def _no_choices(

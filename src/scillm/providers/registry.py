@@ -85,13 +85,23 @@ H = TypeVar("H")
 _lock = threading.Lock()
 _providers: dict[str, _Entry] = {}
 
+MAX_RESOLVED = 1024
+_resolved: dict[str, tuple[Provider, str]] = {}
+"""Model strings already resolved (without ``custom_llm_provider``) to a provider no flag can
+switch off, so most calls resolve with one dict read. Emptied by every registration."""
+_generation = 0
+"""Counts registrations: a resolution that raced with one is not kept."""
+
 
 def _put(name: str, entry: _Entry, aliases: tuple[str, ...]) -> None:
+    global _generation
     if not name or "/" in name:
         raise ValueError(f"provider name must be non-empty and contain no '/': {name!r}")
     with _lock:
         for key in (name, *aliases):
             _providers[key] = entry
+        _resolved.clear()
+        _generation += 1
 
 
 def register_provider(
@@ -191,14 +201,31 @@ def resolve(model: str, custom_llm_provider: str | None = None) -> tuple[Provide
         if provider is None:
             raise _unknown(f"custom_llm_provider={custom_llm_provider!r}")
         return provider, model.removeprefix(custom_llm_provider + "/")
+    known = _resolved.get(model)
+    if known is not None:
+        return known
+    generation = _generation
     prefix, sep, rest = model.partition("/")
     named = _enabled(prefix) if (rest or not sep) else None
     if named is not None:
-        return named, rest or model
+        found = named, rest or model
+        if prefix not in ENABLE_FLAGS:  # a switch is read on every call, so never kept
+            _keep(model, found, generation)
+        return found
     litellm = _get("litellm")
     if litellm is not None and litellm_installed():
+        _keep(model, (litellm, model), generation)
         return litellm, model
     raise _unknown(f"model {model!r}")
+
+
+def _keep(model: str, found: tuple[Provider, str], generation: int) -> None:
+    """Remember ``model``'s resolution unless a registration came since it began."""
+    with _lock:
+        if generation == _generation:
+            if len(_resolved) >= MAX_RESOLVED:
+                _resolved.clear()
+            _resolved[model] = found
 
 
 def _enabled(key: str) -> Provider | None:
