@@ -4,7 +4,9 @@ replies without choices, and no raw exception escaping the HTTP seam."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import gzip
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -430,6 +432,20 @@ async def test_a_closed_pooled_session_is_replaced_once(mock_llm: MockLLMServer)
     await complete(mock_llm.base_url)
     assert second is not first and not second.closed and await _http.session() is second
     assert len(mock_llm.requests) == 3
+
+
+def test_a_finished_event_loop_leaves_no_session_behind(mock_llm: MockLLMServer) -> None:
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+
+    async def one_call() -> None:
+        loops.append(weakref.ref(asyncio.get_running_loop()))
+        await complete(mock_llm.base_url)
+
+    for _ in range(3):
+        asyncio.run(one_call())
+    gc.collect()
+    assert len(mock_llm.requests) == 3
+    assert [ref() for ref in loops] == [None, None, None]  # each loop and its session are freed
 
 
 # -- the client's name ------------------------------------------------------------------------

@@ -153,11 +153,20 @@ def _bad_header(headers: Mapping[str, str], provider: str) -> BadRequestError:
     )
 
 
-async def _close_with_loop(sess: aiohttp.ClientSession) -> AsyncIterator[None]:
-    """An async generator whose ``finally`` closes the session when its loop shuts down."""
+async def _close_with_loop(
+    loop: asyncio.AbstractEventLoop, sess: aiohttp.ClientSession
+) -> AsyncIterator[None]:
+    """An async generator whose ``finally`` closes the session when its loop shuts down, and
+    forgets it: the session holds its loop, so a kept entry would keep every finished loop."""
+    global _last
     try:
         yield
     finally:
+        if _sessions.get(loop) is sess:
+            del _sessions[loop]
+            _keepers.pop(loop, None)
+        if _last is not None and _last[1] is sess:
+            _last = None
         await sess.close()
 
 
@@ -188,7 +197,7 @@ async def session() -> aiohttp.ClientSession:
         sess = aiohttp.ClientSession(connector=connector)
         _sessions[loop] = sess
         _last = (weakref.ref(loop), sess)
-        keeper = _close_with_loop(sess)
+        keeper = _close_with_loop(loop, sess)
         await keeper.__anext__()
         _keepers[loop] = keeper
     return sess
