@@ -59,15 +59,16 @@ def test_each_service_runs_its_serve_command_on_its_port(
 
 
 @pytest.mark.parametrize("name", STACK)
-def test_each_health_check_asks_the_catalog_health_path(
-    name: str, compose: dict[str, Any]
-) -> None:
+def test_each_health_check_asks_the_catalog_health_path(name: str, compose: dict[str, Any]) -> None:
     check = compose["services"][name]["healthcheck"]
     test = check["test"]
     assert test[0] == "CMD" and test[1] == "python"  # python is in the image; curl is not
     url = urlsplit(test[-1])
-    assert (url.hostname, url.port, url.path) == ("127.0.0.1", SERVICES[name].port,
-                                                  SERVICES[name].health)
+    assert (url.hostname, url.port, url.path) == (
+        "127.0.0.1",
+        SERVICES[name].port,
+        SERVICES[name].health,
+    )
     assert all(key in check for key in ("interval", "timeout", "retries", "start_period"))
 
 

@@ -148,9 +148,7 @@ def test_features_of_an_extra_name_it(venv: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("command", SERVE_COMMANDS)
-def test_serve_commands_print_the_extra_they_need(
-    venv: Path, tmp_path: Path, command: str
-) -> None:
+def test_serve_commands_print_the_extra_they_need(venv: Path, tmp_path: Path, command: str) -> None:
     done = _run(venv, "scillm", "serve", command, cwd=tmp_path)
     assert done.returncode == 1, done.stderr
     assert done.stderr.strip() == (

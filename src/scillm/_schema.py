@@ -55,8 +55,6 @@ def _check_schema(schema: dict[str, Any]) -> None:
         ) from None
 
 
-
-
 def plan_structured(
     params: dict[str, Any], response_mode: str | None, json_schema: Any
 ) -> tuple[SchemaPlan | None, dict[str, Any]]:

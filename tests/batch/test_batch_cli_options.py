@@ -91,7 +91,6 @@ def test_bad_values_are_refused_before_any_call(
     assert not (tmp_path / "o.jsonl").exists()
 
 
-
 def test_a_row_cannot_send_the_key_elsewhere(
     mock_llm: MockLLMServer, rows_in: Path, rows_out: Path
 ) -> None:

@@ -134,8 +134,7 @@ def test_unknown_fields_reach_the_provider_unless_dropped(
 
 async def test_rpm_limit_holds_across_concurrent_clients(proxy: Proxy) -> None:
     clients = [
-        openai.AsyncOpenAI(base_url=proxy.base_url, api_key=TEAM_A, max_retries=0)
-        for _ in range(3)
+        openai.AsyncOpenAI(base_url=proxy.base_url, api_key=TEAM_A, max_retries=0) for _ in range(3)
     ]
     try:
         calls = [

@@ -57,5 +57,3 @@ class BatchRun:
     @property
     def report(self) -> Path:
         return self.output.with_name(self.output.stem + ".report.html")
-
-

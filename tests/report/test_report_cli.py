@@ -71,7 +71,7 @@ def test_bad_input_is_refused_clearly(tmp_path: Path, capsys: pytest.CaptureFixt
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     garbage = tmp_path / "garbage.jsonl"
-    garbage.write_text("not json\n[1, 2]\n{\"torn\": \n")
+    garbage.write_text('not json\n[1, 2]\n{"torn": \n')
     for path, said in ((tmp_path / "missing.jsonl", "no such file"), (tmp_path, "no such file"),
                        (empty, "holds no rows"), (garbage, "holds no rows")):  # fmt: skip
         code = app(["report", str(path)], standalone_mode=False)

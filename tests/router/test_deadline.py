@@ -164,8 +164,6 @@ class Hangs:
 
 def test_a_provider_that_ignores_its_timeout_is_still_cut_at_the_deadline() -> None:
     scillm.register_provider("hangs", Hangs())
-    err, elapsed = timed_failure(
-        Router(num_retries=3), model="hangs/m", messages=USER, timeout=0.5
-    )
+    err, elapsed = timed_failure(Router(num_retries=3), model="hangs/m", messages=USER, timeout=0.5)
     assert isinstance(err, scillm.TimeoutError) and 0.5 <= elapsed <= 0.55 + SLACK_S
     assert "timeout=0.5 s (retries included)" in str(err)

@@ -18,7 +18,11 @@ def test_a_model_string_shares_one_router_per_retry_setting(
     monkeypatch.delenv("SCILLM_RETRY_MAX_ATTEMPTS", raising=False)
     a, b = engine_model("openai/a"), engine_model("openai/b", api_base="http://h/v1")
     assert a.router is b.router is engine_router()
-    assert (a.name, dict(a.defaults), dict(b.defaults)) == ("openai/a", {}, {"api_base": "http://h/v1"})
+    assert (a.name, dict(a.defaults), dict(b.defaults)) == (
+        "openai/a",
+        {},
+        {"api_base": "http://h/v1"},
+    )
     monkeypatch.setenv("SCILLM_RETRY_MAX_ATTEMPTS", "0")
     assert engine_model("openai/a").router is not a.router
     assert engine_model(a) is a

@@ -108,9 +108,7 @@ def test_a_good_request_passes(svc: Served, client: httpx.Client) -> None:
 @pytest.mark.parametrize("host", ["evil.example", "127.0.0.1.nip.io", "attacker.localhost.com"])
 def test_a_rebound_dns_name_is_refused(svc: Served, client: httpx.Client, host: str) -> None:
     before = len(svc.ran)
-    reply = client.post(
-        f"{svc.url}/echo", json={}, headers={**AUTH, "host": f"{host}:{svc.port}"}
-    )
+    reply = client.post(f"{svc.url}/echo", json={}, headers={**AUTH, "host": f"{host}:{svc.port}"})
     error = _error(reply, 400, "host_not_allowed")
     assert host in str(error["message"]) and "--allowed-host" in str(error["message"])
     assert len(svc.ran) == before  # the route never ran

@@ -68,4 +68,3 @@ def sse(events: Iterator[dict[str, Any]]) -> Iterator[bytes]:
     for event in events:
         yield b"data: " + orjson.dumps(event) + b"\n\n"
     yield b"data: [DONE]\n\n"
-

@@ -139,7 +139,9 @@ async def check_codex_cli() -> Check:
     if path is None:
         return skipped("codex-cli", f"{command[0]!r} not found; {CODEX_HINT}")
     proc = await asyncio.create_subprocess_exec(
-        path, *command[1:], "--version",
+        path,
+        *command[1:],
+        "--version",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )

@@ -73,9 +73,7 @@ def _check_options(timeout: float, concurrency: int, api_base: str | None) -> No
 def doctor(
     strict: Annotated[
         bool,
-        typer.Option(
-            "--strict", envvar="STRICT_READY", help="Also fail when a check is skipped."
-        ),
+        typer.Option("--strict", envvar="STRICT_READY", help="Also fail when a check is skipped."),
     ] = False,
     json_output: JsonOpt = False,
     out: Annotated[

@@ -65,9 +65,7 @@ def service_probe(spec: str, token: str | None) -> ServiceProbe:
     name = name.strip()
     spec_of = SERVICES.get(name)
     if not name or (spec_of is None and not base):
-        raise UsageError(
-            f"--service {spec!r}: name one of {', '.join(SERVICES)}, or give NAME=URL"
-        )
+        raise UsageError(f"--service {spec!r}: name one of {', '.join(SERVICES)}, or give NAME=URL")
     try:
         config = ServiceConfig.from_env(name, token=token)
     except (TypeError, ValueError) as exc:
@@ -123,16 +121,16 @@ class DoctorReport:
             "",
             f"**Summary**: {verdict}",
             "",
-            f"Checked {when} by `scillm doctor{' --strict' if strict else ''}`: "
-            f"{self._counts()}.",
+            f"Checked {when} by `scillm doctor{' --strict' if strict else ''}`: {self._counts()}.",
             "",
             "| Check | Result | Required | Details |",
             "|---|---|---|---|",
         ]
         for c in self.checks:
             details = printable(c.details.replace("\n", " ")).replace("|", "\\|")
-            lines.append(f"| {c.name} | {result_word(c)} | {'yes' if c.required else 'no'} "
-                         f"| {details} |")
+            lines.append(
+                f"| {c.name} | {result_word(c)} | {'yes' if c.required else 'no'} | {details} |"
+            )
         return "\n".join(lines) + "\n"
 
     def _counts(self) -> str:

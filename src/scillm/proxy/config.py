@@ -449,9 +449,7 @@ def _limit(entry: dict[str, Any], key: str, where: str) -> int | None:
 
 
 def _is_number(value: Any) -> bool:
-    return (
-        not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
-    )
+    return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
 
 
 def _kind(value: Any) -> str:

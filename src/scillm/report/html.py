@@ -96,8 +96,9 @@ def _figures(run: Run) -> dict[str, Any]:
             cliponaxis=False,
             name="cost",
         ),
-        _layout("Cost by model (US dollars; calls of unknown price are not counted)",
-                "model", "USD"),
+        _layout(
+            "Cost by model (US dollars; calls of unknown price are not counted)", "model", "USD"
+        ),
     )
     return figures
 
@@ -156,8 +157,9 @@ def _tiles(run: Run) -> str:
         ("429s / retries", f"{summary['rate_limited']:,} / {summary['retries']:,}"),
         ("cache hits", f"{summary['cache_hits']:,}"),
     ]
-    cells = "".join(f'<div class="tile">{html.escape(k)}<b>{html.escape(v)}</b></div>'
-                    for k, v in tiles)
+    cells = "".join(
+        f'<div class="tile">{html.escape(k)}<b>{html.escape(v)}</b></div>' for k, v in tiles
+    )
     return f'<div class="tiles">{cells}</div>'
 
 

@@ -50,7 +50,11 @@ def print_summary(run: Run, console: Console) -> None:
             if m.unknown_cost and m.unknown_cost < m.calls:
                 price += f" + {m.unknown_cost:,} unknown"
             models.add_row(
-                name, f"{m.calls:,}", f"{m.failed:,}", f"{m.tokens_in:,}", f"{m.tokens_out:,}",
+                name,
+                f"{m.calls:,}",
+                f"{m.failed:,}",
+                f"{m.tokens_in:,}",
+                f"{m.tokens_out:,}",
                 price,
             )
         console.print(models)

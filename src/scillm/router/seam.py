@@ -95,8 +95,7 @@ def engine_model(
         if not groups:
             return EngineModel(ref, default_model())
         raise ValueError(
-            f"this Router has model groups {', '.join(groups)}; "
-            "name one: (router, 'group')"
+            f"this Router has model groups {', '.join(groups)}; name one: (router, 'group')"
         )
     if isinstance(ref, tuple) and len(ref) == 2 and isinstance(ref[0], Router):
         router, group = ref
@@ -105,9 +104,7 @@ def engine_model(
             raise ValueError(f"a model group must be a non-empty string, not {group!r}")
         groups = router.model_names
         if groups and group not in groups and "/" not in group:
-            raise ValueError(
-                f"unknown model group {group!r}; this Router has: {', '.join(groups)}"
-            )
+            raise ValueError(f"unknown model group {group!r}; this Router has: {', '.join(groups)}")
         return EngineModel(router, group)
     raise TypeError(
         "a model is a model string, a scillm Router, or (router, 'group'), "
