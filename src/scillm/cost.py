@@ -155,6 +155,16 @@ class CostMeter:
             return
         self.usd += usd
         self.priced += 1
+        self._check_spent()
+
+    def set_totals(self, usd: float, priced: int, unknown: int) -> None:
+        """Replace the counts with totals summed elsewhere (the workers of a Ray run); the
+        budget is checked as :meth:`add` checks it. An unknown price's stop is the caller's
+        to set: a total cannot name the model."""
+        self.usd, self.priced, self.unknown = usd, priced, unknown
+        self._check_spent()
+
+    def _check_spent(self) -> None:
         if self.limit is not None and self.usd >= self.limit and self.stop_reason is None:
             self.stop_reason = f"the budget of ${self.limit:g} is spent (${self.usd:.4f})"
 

@@ -206,3 +206,44 @@ def test_max_cost_stops_every_worker_and_the_rerun_resumes(
     assert sorted(output_ids(out)) == sorted(f"q{i}" for i in range(n))
     assert again.skipped == len(first) and again.succeeded == n - len(first)
     assert set(calls.values()) == {1}  # nothing written before was sent again
+
+
+def test_a_shard_that_keeps_failing_becomes_error_rows_never_lost_rows(
+    tmp_path: Path, ray_local: Any, flush_redis: str
+) -> None:
+    n = 30
+    src, out = write_rows(tmp_path / "in.jsonl", n), tmp_path / "out.jsonl"
+    done = threading.Event()
+
+    def kill_the_worker() -> None:
+        _wait_for_rows(out, 5, done)
+        pids = _worker_pids()
+        assert pids, "no Ray shard worker to kill"
+        os.kill(pids[0], signal.SIGKILL)
+
+    one_try = {"workers": 1, "shard_rows": n, "shard_attempts": 1, "rpm": RPM}
+    with MockLLMServer(latency_s=0.5) as srv:
+        killer = threading.Thread(target=kill_the_worker, daemon=True)
+        killer.start()
+        try:
+            summary = run(options(srv, src, out, limits=flush_redis, **one_try))
+        finally:
+            done.set()
+            killer.join(10)
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        first_calls = calls_per_row(srv)
+        again = run(options(srv, src, out, limits=flush_redis, retry_failed=True, **one_try))
+        second_calls = calls_per_row(srv) - first_calls
+    ids = [row["id"] for row in rows]
+    assert len(ids) == len(set(ids)) == n  # every row is in the output once: none lost
+    failed = {row["id"]: row["error"] for row in rows if row.get("ok") is False}
+    assert failed, "the killed shard left no row unfinished"
+    assert all(error["type"] == "ShardFailed" for error in failed.values())
+    assert all("\x1b" not in error["message"] for error in failed.values())  # no colour codes
+    assert all("--retry-failed" in error["message"] for error in failed.values())
+    assert (summary.succeeded, summary.failed) == (n - len(failed), len(failed))
+    assert set(second_calls) == set(failed)  # the rerun sends exactly the failed rows
+    assert (again.succeeded, again.failed) == (len(failed), 0)
+    final = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(row["id"] for row in final) == sorted(ids)  # each id once, all answered
+    assert all(row.get("ok") is not False for row in final)

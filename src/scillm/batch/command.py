@@ -76,6 +76,7 @@ class BatchOptions:
     ray_address: str | None = None
     workers: int = 2
     shard_rows: int = 256
+    shard_attempts: int = 3
     limits: str | None = None
 
 
@@ -253,7 +254,7 @@ def _limiter(options: BatchOptions) -> Limiter | None:
     """The global limiter of ``--limits`` (checked reachable), or None: the local buckets."""
     if options.executor not in ("local", "ray"):
         raise InputError(f"--executor must be 'local' or 'ray', got {options.executor!r}")
-    for name in ("workers", "shard_rows"):
+    for name in ("workers", "shard_rows", "shard_attempts"):
         if getattr(options, name) < 1:
             flag = name.replace("_", "-")
             raise InputError(f"--{flag} must be at least 1, got {getattr(options, name)}")
@@ -389,5 +390,10 @@ async def _execute_on_ray(plan: Plan, summary: BatchSummary) -> None:
         concurrency=options.concurrency,
         retry_failed=options.retry_failed,
     )
-    ray_options = RayOptions(options.ray_address, options.workers, options.shard_rows)
+    ray_options = RayOptions(
+        options.ray_address,
+        options.workers,
+        options.shard_rows,
+        max_shard_attempts=options.shard_attempts,
+    )
     await run_on_ray(config, ray_options, summary, plan.meter)

@@ -32,6 +32,7 @@ EXECUTOR_OPTIONS = {
     "num_workers": "workers",
     "shard_rows": "shard_rows",
     "max_inflight_per_worker": "concurrency",
+    "max_shard_attempts": "shard_attempts",
 }
 """``executor_options`` keys and the command options they set."""
 

@@ -21,6 +21,7 @@ finish and are written, the parts are merged, and :class:`~scillm.cost.BudgetRea
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections import deque
@@ -120,7 +121,7 @@ class _Dispatch:
             self.retried.append(shard.index)
             self.queue.append((shard, attempt + 1))
         else:
-            self.failed.append((shard, f"{type(error).__name__}: {error}"[:500]))
+            self.failed.append((shard, _plain(f"{type(error).__name__}: {error}")[:500]))
 
     def show(self, live: list[dict[str, float]]) -> None:
         """Put the finished shards' and the running ones' counts into the summary and meter."""
@@ -128,19 +129,22 @@ class _Dispatch:
         for name in COUNTERS:
             setattr(self.summary, name, int(total[name]))
         meter = self.meter
-        meter.usd = total["usd"]
-        meter.priced, meter.unknown = int(total["priced"]), int(total["unknown"])
-        if meter.stop_reason is None and meter.limit is not None and meter.usd >= meter.limit:
-            probe = CostMeter(meter.limit)
-            probe.add(meter.usd)  # the local run's words for a spent budget
-            meter.stop_reason = probe.stop_reason
+        meter.set_totals(total["usd"], int(total["priced"]), int(total["unknown"]))
         meter.stop_reason = meter.stop_reason or self.stopped
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def _plain(text: str) -> str:
+    """``text`` without terminal colour codes (Ray colours the errors it re-raises)."""
+    return _ANSI.sub("", text)
 
 
 def _fail_shard(config: WorkerConfig, shard: Shard, reason: str, done: set[str]) -> int:
     """Error rows for the rows of a shard no attempt finished; how many."""
     earlier = finished_ids(config.run_dir, shard.index, retry_failed=False)
-    message = f"the shard kept failing ({reason}); rerun to retry these rows"
+    message = f"the shard kept failing ({reason}); rerun with --retry-failed to retry these rows"
     with JsonlCheckpoint(part_path(config.run_dir, shard.index), "id") as part:
         lines = []
         for job in read_shard(config.input, shard):
