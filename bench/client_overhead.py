@@ -23,6 +23,8 @@ the Router adding <= 0.3 ms CPU/request over ``scillm.acompletion``, and CPU/req
 aiohttp's in the same run: scillm <= 1.2x, the Router <= 1.5x.
 Numbers are from a shared machine: the JSON records the load average and the CPU time other
 processes burnt during each timed section (``other_cpu_s``), so noisy cells can be spotted.
+Workers compile every module from its source and read no ``.pyc`` file (``worker_env``): stray
+``.pyc`` files were seen to move every client's CPU per request by 15-20 %.
 
 ``--interleave B`` measures the ratios over raw aiohttp more finely on a busy machine: one
 worker process per latency sets every client up on one event loop, then runs ``B`` rounds of
@@ -36,7 +38,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import cProfile
+import functools
 import gc
 import io
 import json
@@ -434,6 +438,24 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Any) -> None:
     raise RuntimeError(f"mock server not healthy at {url} after {HEALTH_TIMEOUT_S} s")
 
 
+@functools.cache
+def worker_env() -> dict[str, str]:
+    """The workers' environment: every module compiled from its source, none read from a .pyc.
+
+    ``.pyc`` files that other processes leave in ``.venv`` and ``src`` (the test suite's
+    subprocesses write them) were seen to raise every client's CPU per request by 15-20 % and
+    lower the ratios to raw aiohttp by 2-3 %. An empty ``PYTHONPYCACHEPREFIX``, never written to,
+    makes every run load the same way.
+    """
+    empty = tempfile.mkdtemp(prefix="scillm-bench-pycache-")
+    atexit.register(os.rmdir, empty)
+    return os.environ | {
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPYCACHEPREFIX": empty,
+    }
+
+
 def run_worker(
     client: str,
     base_url: str,
@@ -460,9 +482,8 @@ def run_worker(
     ]
     if profile_out is not None:
         cmd += ["--profile-out", str(profile_out)]
-    env = os.environ | {"LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     proc = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S, env=env, check=False
+        cmd, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S, env=worker_env(), check=False
     )
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(RESULT_MARK):
@@ -688,7 +709,12 @@ def run_interleaved(args: argparse.Namespace) -> dict[str, Any]:
             cmd += ["--n", str(args.n), "--warmup", str(args.warmup)]
             cmd += ["--concurrency", str(args.concurrency), "--interleave", str(args.interleave)]
             proc = subprocess.run(
-                cmd, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S, check=False
+                cmd,
+                capture_output=True,
+                text=True,
+                timeout=WORKER_TIMEOUT_S,
+                env=worker_env(),
+                check=False,
             )
         lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_MARK)]
         if not lines:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import gzip
+import pickle
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -462,6 +463,22 @@ async def test_a_callers_user_agent_replaces_scillms(mock_llm: MockLLMServer, na
     assert mock_llm.requests[0].headers["user-agent"] == "my-app/2"
     endpoint = Endpoint(mock_llm.base_url, {name: "my-app/2"}, "openai")
     assert [k for k in endpoint.headers if k.lower() == "user-agent"] == [name]
+
+
+async def test_an_endpoint_and_a_provider_holding_one_survive_pickling(
+    mock_llm: MockLLMServer,
+) -> None:
+    url = mock_llm.base_url + "/chat/completions"
+    endpoint = Endpoint(url, {"X-Team": "a"}, "openai", max_response_bytes=10_000)
+    copy = pickle.loads(pickle.dumps(endpoint))
+    assert (copy.url, dict(copy.headers), copy.provider) == (url, dict(endpoint.headers), "openai")
+    assert (copy.follow_redirects, copy.max_response_bytes) == (None, 10_000)
+    reply, _ = await _http.post_json(copy, {"model": "m", "messages": []}, timeout=5, model="m")
+    assert reply["choices"]
+    assert mock_llm.requests[-1].headers["x-team"] == "a"
+    await complete(mock_llm.base_url)  # the provider now keeps an endpoint
+    provider, _ = resolve("openai/m")
+    assert type(pickle.loads(pickle.dumps(provider))) is type(provider)
 
 
 # -- no raw exception escapes -----------------------------------------------------------------

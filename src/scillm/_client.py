@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, Literal, overload
 
 from scillm import _sync
-from scillm._request import Request, default_timeout, normalise
+from scillm._request import DEFAULT_TIMEOUT_S, Request, call_timeout, default_timeout, normalise
 from scillm.providers.base import Call, Provider
 from scillm.providers.registry import default_model, resolve
 from scillm.router.retry import RetryPolicy
@@ -52,17 +52,17 @@ def address(req: Request) -> tuple[Provider, Call]:
     provider, name = resolve(req.model or default_model(), req.custom_llm_provider)
     if req.params:  # without parameters there is nothing to check: no call
         req.check_provider(provider)
-    call = Call(
-        model=name,
-        messages=req.messages,
-        params=req.params,
-        api_base=req.api_base,
-        api_key=req.api_key,
-        timeout=req.timeout if req.timeout is not None else default_timeout(),
-        extra_headers=req.extra_headers,
-        extra_body=req.extra_body,
-        follow_redirects=req.follow_redirects,
-        max_response_bytes=req.max_response_bytes,
+    call = Call(  # by position, in field order: matching ten keywords costs 0.3 µs a call
+        name,
+        req.messages,
+        req.params,
+        req.api_base,
+        req.api_key,
+        call_timeout(req.timeout, DEFAULT_TIMEOUT_S),
+        req.extra_headers,
+        req.extra_body,
+        req.follow_redirects,
+        req.max_response_bytes,
     )
     return provider, call
 

@@ -31,11 +31,13 @@ from scillm.errors import BadRequestError
 
 __all__ = [
     "CALLBACK_KEYS",
+    "DEFAULT_TIMEOUT_S",
     "OPENAI_PARAMS",
     "PIPELINE_KEYS",
     "RETRY_KEYS",
     "Options",
     "Request",
+    "call_timeout",
     "check_messages",
     "default_timeout",
     "normalise",
@@ -318,12 +320,13 @@ def check_messages(messages: object) -> list[dict[str, Any]]:
     return checked
 
 
-_read_timeout = reader(float, "SCILLM_TIMEOUT")
+call_timeout = reader(float, "SCILLM_TIMEOUT")
+"""``call_timeout(given, DEFAULT_TIMEOUT_S)``: ``given``, else ``SCILLM_TIMEOUT``, else 600 s."""
 
 
 def default_timeout() -> float:
     """Seconds a call may take when no ``timeout`` is given: ``SCILLM_TIMEOUT`` or 600."""
-    return _read_timeout(None, DEFAULT_TIMEOUT_S)
+    return call_timeout(None, DEFAULT_TIMEOUT_S)
 
 
 def _not_a_model(model: object) -> BadRequestError:
@@ -337,7 +340,7 @@ def normalise(
     model: object, messages: object, kwargs: Mapping[str, Any], *, stream: object = False
 ) -> Request:
     """Check one call's arguments and give each its one meaning (see the module docstring)."""
-    if not isinstance(stream, bool):
+    if stream is not False and stream is not True:
         raise _refuse("stream", stream, "True or False")
     if model is not None and not (isinstance(model, str) and model):
         raise _not_a_model(model)
@@ -347,9 +350,8 @@ def normalise(
     for key, value in kwargs.items():
         if value is None:
             continue
-        check = OPENAI_CHECKS.get(key)
-        if check is not None:
-            check(key, value)
+        if key in OPENAI_CHECKS:  # membership, then the item: no method call per keyword
+            OPENAI_CHECKS[key](key, value)
             params[key] = value
         elif key in TRANSPORT_CHECKS:
             TRANSPORT_CHECKS[key](key, value)

